@@ -1,0 +1,60 @@
+"""Protocols the core needs from the outside world: a clock and chat gateways."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+from bot.messages import Message
+
+
+@runtime_checkable
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Return the current time as an aware UTC datetime."""
+        ...
+
+
+class SystemClock:
+    """The wall clock; everything else takes a Clock so tests can drive time."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PostResult:
+    """Where a message landed, so it can be edited or threaded later."""
+
+    ref: str  # platform message reference, e.g. "C123:1700000000.000100" or an activity id
+    thread_ref: str | None = None
+
+
+class DeliveryError(Exception):
+    """A gateway failed to deliver; ``retry_after`` set when the platform asked us to wait."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
+                 gone: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.gone = gone  # the destination no longer exists or the bot was removed
+
+
+class ChatGateway(Protocol):
+    """Send neutral messages to one platform; adapters implement it."""
+
+    platform: str
+
+    async def post(self, destination: str, message: Message, *, thread_ref: str | None = None) -> PostResult:
+        """Post ``message`` to a channel/conversation (in a thread when ``thread_ref``)."""
+        ...
+
+    async def update(self, ref: str, message: Message) -> None:
+        """Replace a posted message in place."""
+        ...
+
+    async def send_direct(self, user_id: str, message: Message) -> PostResult:
+        """Send ``message`` to one user privately (DM / personal chat)."""
+        ...

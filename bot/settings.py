@@ -1,0 +1,31 @@
+"""Settings from environment variables (and an optional ``.env``); secrets stay SecretStr."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("sqlite:///liaison.db", validation_alias=_env("LIAISON_DATABASE_URL"))
+    ingest_token: SecretStr | None = Field(None, validation_alias=_env("LIAISON_INGEST_TOKEN"))
+    ingest_max_bytes: int = Field(5_000_000, validation_alias=_env("LIAISON_INGEST_MAX_BYTES"))
+    log_level: str = Field("INFO", validation_alias=_env("LIAISON_LOG_LEVEL"))
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
+
+    # Microsoft Teams (Bot Framework)
+    microsoft_app_id: str = Field("", validation_alias=_env("MICROSOFT_APP_ID"))
+    microsoft_app_password: SecretStr | None = Field(None, validation_alias=_env("MICROSOFT_APP_PASSWORD"))
+    microsoft_app_tenant_id: str = Field("", validation_alias=_env("MICROSOFT_APP_TENANT_ID"))
+    microsoft_app_type: str = Field("MultiTenant", validation_alias=_env("MICROSOFT_APP_TYPE"))

@@ -1,0 +1,10 @@
+"""Import every table module so ``SQLModel.metadata`` holds the whole schema.
+
+Alembic's env and the test fixtures import this module; add new table modules here.
+"""
+
+from sqlmodel import SQLModel
+
+from bot.store import models  # noqa: F401
+
+metadata = SQLModel.metadata

@@ -1,0 +1,87 @@
+"""Shared fixtures: a fresh database per test on SQLite and, when configured, PostgreSQL.
+
+Set LIAISON_TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) and every
+test using ``db``/``db_url`` runs once per backend. Each pytest run gets its own PostgreSQL
+schema, so concurrent runs on one server never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import text
+
+from bot.store.db import Database, sync_url
+from bot.store.schema import metadata
+from tests.fakes.clock import FrozenClock
+
+PG_ENV = "LIAISON_TEST_DATABASE_URL"
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgres"] if os.environ.get(PG_ENV) else ["sqlite"]
+
+
+@pytest.fixture(scope="session")
+def pg_schema_url() -> Iterator[str | None]:
+    """Create a private schema for this run and the tables in it; drop it afterwards."""
+    base = os.environ.get(PG_ENV)
+    if not base:
+        yield None
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_sync_engine(sync_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    url = f"{base}{sep}options=-csearch_path%3D{schema}"
+    engine = create_sync_engine(sync_url(url))
+    metadata.create_all(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _truncate_pg(url: str) -> None:
+    engine = create_sync_engine(sync_url(url))
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=_backends())
+def db_url(request: pytest.FixtureRequest, tmp_path, pg_schema_url) -> str:
+    """A database URL with the full schema and no rows, once per backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'liaison-test.db'}"
+        engine = create_sync_engine(sync_url(url))
+        metadata.create_all(engine)
+        engine.dispose()
+        return url
+    assert pg_schema_url is not None
+    _truncate_pg(pg_schema_url)
+    return pg_schema_url
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A clock frozen at Monday 2026-11-16 10:00 UTC; tests move it with advance()."""
+    return FrozenClock.at("2026-11-16T10:00:00+00:00")
