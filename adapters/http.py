@@ -1,0 +1,38 @@
+"""The one aiohttp app: /healthz, /api/v1/* (ingest), /slack/events, /api/messages.
+
+Each part mounts itself through its own ``mount(app, core)``; this module only lists them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from aiohttp import web
+
+from bot.core import Core
+
+CORE_KEY: web.AppKey[Core] = web.AppKey("core", Core)
+
+# The one visible list of HTTP parts; each module has mount(app, core).
+MOUNTS: tuple[str, ...] = (
+)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    core = request.app[CORE_KEY]
+    try:
+        async with core.db.session() as session:
+            await session.exec_driver_sql("SELECT 1") if hasattr(session, "exec_driver_sql") else None
+    except Exception as exc:  # noqa: BLE001 - health must answer, not raise
+        return web.json_response({"status": "degraded", "database": str(exc.__class__.__name__)}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+def create_app(core: Core, *, mounts: tuple[str, ...] | None = None) -> web.Application:
+    """Build the aiohttp application with every configured part mounted."""
+    app = web.Application(client_max_size=core.settings.ingest_max_bytes + 1024)
+    app[CORE_KEY] = core
+    app.router.add_get("/healthz", healthz)
+    for name in MOUNTS if mounts is None else mounts:
+        importlib.import_module(name).mount(app, core)
+    return app

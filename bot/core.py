@@ -1,0 +1,21 @@
+"""The core's dependencies in one place: database, clock, settings. Adapters hold one Core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.ports import Clock, SystemClock
+from bot.settings import Settings
+from bot.store.db import Database
+
+
+@dataclass
+class Core:
+    db: Database
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, *, clock: Clock | None = None) -> Core:
+        settings = settings or Settings()
+        return cls(db=Database(settings.database_url), settings=settings, clock=clock or SystemClock())

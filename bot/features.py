@@ -1,0 +1,4 @@
+"""Import every feature module that registers action/form handlers or commands.
+
+One visible place: adding a feature means adding its import here.
+"""

@@ -1,0 +1,121 @@
+"""Button presses and form submissions: one registry, the same for every adapter.
+
+Feature modules register handlers with ``@on_action(ActionId.X)`` / ``@on_form(FormId.Y)``;
+``bot.features`` imports them all. Adapters call ``handle_action``/``handle_form`` with a
+typed press and render what comes back. Authorization happens inside each handler, on the
+server, whatever the message showed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from bot.actions import ActionId, FormId
+from bot.core import Core
+from bot.domain.access import AccessDenied, Actor
+from bot.messages import FormErrors, Message, OpenForm
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    """A button press as the core sees it."""
+
+    action: ActionId
+    value: str
+    actor: Actor
+    # platform message ref of the message holding the button (to update it in place)
+    message_ref: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    form: FormId
+    values: dict[str, str | list[str] | None]
+    actor: Actor
+    state: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """What the adapter does after a press: replace the message, answer privately, open a form."""
+
+    replace: Message | None = None  # updated version of the pressed message
+    reply: Message | None = None  # private answer to the presser
+    open_form: OpenForm | None = None
+    post_in_channel: Message | None = None  # e.g. "Share in channel": post publicly
+
+
+@dataclass(frozen=True, slots=True)
+class FormResult:
+    errors: FormErrors | None = None  # keep the form open and show these
+    reply: Message | None = None  # confirmation to the submitter
+    extra: dict = field(default_factory=dict)
+
+
+ActionHandler = Callable[[Core, Press], Awaitable[ActionResult]]
+FormHandler = Callable[[Core, Submission], Awaitable[FormResult]]
+
+_ACTIONS: dict[ActionId, ActionHandler] = {}
+_FORMS: dict[FormId, FormHandler] = {}
+
+
+def on_action(action: ActionId) -> Callable[[ActionHandler], ActionHandler]:
+    def register(fn: ActionHandler) -> ActionHandler:
+        if action in _ACTIONS:
+            raise RuntimeError(f"two handlers for {action}")
+        _ACTIONS[action] = fn
+        return fn
+    return register
+
+
+def on_form(form: FormId) -> Callable[[FormHandler], FormHandler]:
+    def register(fn: FormHandler) -> FormHandler:
+        if form in _FORMS:
+            raise RuntimeError(f"two handlers for {form}")
+        _FORMS[form] = fn
+        return fn
+    return register
+
+
+def _denied(exc: AccessDenied) -> Message:
+    from bot.compose.errors import access_denied
+
+    return access_denied(str(exc))
+
+
+async def handle_action(core: Core, press: Press) -> ActionResult:
+    """Run the handler registered for a button; refusals come back as a private reply."""
+    import bot.features  # noqa: F401  (registers every handler)
+
+    handler = _ACTIONS.get(press.action)
+    if handler is None:
+        from bot.compose.errors import unknown_action
+
+        return ActionResult(reply=unknown_action(str(press.action)))
+    try:
+        return await handler(core, press)
+    except AccessDenied as exc:
+        return ActionResult(reply=_denied(exc))
+
+
+async def handle_form(core: Core, submission: Submission) -> FormResult:
+    """Run the handler registered for a form submission."""
+    import bot.features  # noqa: F401
+
+    handler = _FORMS.get(submission.form)
+    if handler is None:
+        from bot.compose.errors import unknown_action
+
+        return FormResult(reply=unknown_action(str(submission.form)))
+    try:
+        return await handler(core, submission)
+    except AccessDenied as exc:
+        return FormResult(reply=_denied(exc))
+
+
+def registered_actions() -> set[ActionId]:
+    import bot.features  # noqa: F401
+
+    return set(_ACTIONS)
