@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 
 from aiohttp import web
+from sqlalchemy import text
 
 from bot.core import Core
 
@@ -22,7 +23,7 @@ async def healthz(request: web.Request) -> web.Response:
     core = request.app[CORE_KEY]
     try:
         async with core.db.session() as session:
-            await session.exec_driver_sql("SELECT 1") if hasattr(session, "exec_driver_sql") else None
+            await session.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - health must answer, not raise
         return web.json_response({"status": "degraded", "database": str(exc.__class__.__name__)}, status=503)
     return web.json_response({"status": "ok"})
