@@ -13,6 +13,7 @@ from collections.abc import Sequence
 # The one visible list of CLI command modules; each has register(subparsers).
 COMMAND_MODULES: tuple[str, ...] = (
     "adapters.cli.db",
+    "adapters.cli.config",
 )
 
 

@@ -54,6 +54,10 @@ class User(SQLModel, table=True):
     partner_id: int | None = Field(default=None, foreign_key="partner.id", index=True)
     # extra named capabilities from config, e.g. ["data_protection"]
     capabilities: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # the config-local id (``users[].id`` in liaison.yaml) that escalation levels refer to
+    handle: str = Field(default="", max_length=64, index=True)
+    # False when removed from config but still referenced by history rows; deny access then
+    active: bool = True
 
 
 class Route(SQLModel, table=True):

@@ -1,0 +1,51 @@
+"""``liaison config``: check and apply liaison.yaml."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot.config.loader import ConfigError, load_config
+from bot.services.config_apply import apply_config
+from bot.settings import Settings
+from bot.store.db import Database
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("config", help="check or apply liaison.yaml (partners, targets, routes, users)",
+                            description="Validate liaison.yaml or sync it into the database.")
+    csub = parser.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    check = csub.add_parser("check", help="validate the file; list every problem; write nothing")
+    check.add_argument("file", metavar="FILE")
+    check.set_defaults(func=_check)
+    apply = csub.add_parser("apply", help="sync the file into the database and print what changed")
+    apply.add_argument("file", metavar="FILE")
+    apply.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    apply.set_defaults(func=_apply)
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 1
+    targets = sum(len(p.targets) for p in config.partners)
+    print(f"{args.file}: OK ({len(config.partners)} partners, "
+          f"{sum(len(p.sites) for p in config.partners)} sites, {targets} targets, {len(config.users)} users)")
+    return 0
+
+
+async def _apply(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 1
+    db = Database(Settings().database_url)
+    try:
+        plan = await apply_config(db, config, dry_run=args.dry_run)
+    finally:
+        await db.dispose()
+    print(plan.render())
+    return 0

@@ -1,0 +1,181 @@
+"""Read liaison.yaml into a validated LiaisonConfig, or list every problem with its path."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from bot.config.schema import LiaisonConfig
+from bot.domain.access import Role
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIssue:
+    """One problem: where in the file (``partners[2].targets[0].window``) and why."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+
+class ConfigError(Exception):
+    """The file is invalid; ``issues`` lists every problem found."""
+
+    def __init__(self, source: str, issues: list[ConfigIssue]) -> None:
+        self.source = source
+        self.issues = issues
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """Return one line per problem: file:line: path: reason."""
+        lines = [f"{self.source}: {len(self.issues)} problem(s) found, nothing was applied:"]
+        for issue in self.issues:
+            where = f"{self.source}:{issue.line}" if issue.line else self.source
+            path = f" {issue.path}:" if issue.path else ""
+            lines.append(f"  {where}:{path} {issue.message}")
+        return "\n".join(lines)
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML without the 1.1 surprises: only true/false are booleans (country NO stays "NO"),
+    no base-60 integers (9:30 stays text), and a repeated key is an error, not a silent overwrite."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Loader.add_implicit_resolver(_INT, re.compile(r"^(?:[-+]?0|[-+]?[1-9][0-9_]*)$"), list("-+0123456789"))
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` merges are fine
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def format_path(loc: tuple[Any, ...]) -> str:
+    """Render a pydantic location as ``partners[2].targets[0].window``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _message(error: dict[str, Any]) -> str:
+    msg = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if error["type"] == "extra_forbidden":
+        msg = "unknown key (check the spelling; see liaison.example.yaml)"
+    return msg
+
+
+def load_config(path: str | Path) -> LiaisonConfig:
+    """Read and validate ``path``; raise ConfigError naming the file and every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [ConfigIssue("", f"cannot read the file: {exc.strerror or exc}")]) from None
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, *, source: str = "liaison.yaml") -> LiaisonConfig:
+    """Validate YAML ``text``; ``source`` names it in errors."""
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        line = mark.line + 1 if mark is not None else None
+        where = f" (column {mark.column + 1})" if mark is not None else ""
+        raise ConfigError(source, [ConfigIssue("", f"YAML syntax error: {problem}{where}", line)]) from None
+    if not isinstance(data, dict):
+        raise ConfigError(source, [ConfigIssue("", "the file must be a mapping with client, partners and users")])
+    try:
+        config = LiaisonConfig.model_validate(data)
+    except ValidationError as exc:
+        issues = [ConfigIssue(format_path(e["loc"]), _message(e)) for e in exc.errors()]
+        raise ConfigError(source, issues) from None
+    issues = cross_check(config)
+    if issues:
+        raise ConfigError(source, issues)
+    return config
+
+
+def _duplicates(values: list[str]) -> set[str]:
+    return {v for v, n in Counter(values).items() if n > 1}
+
+
+def cross_check(config: LiaisonConfig) -> list[ConfigIssue]:
+    """Check what one section says about another: unique keys, scopes and references."""
+    issues: list[ConfigIssue] = []
+    dup_slugs = _duplicates([p.slug for p in config.partners])
+    slugs = {p.slug for p in config.partners}
+    users = {u.id: u for u in config.users}
+    for i, partner in enumerate(config.partners):
+        at = f"partners[{i}]"
+        if partner.slug in dup_slugs:
+            issues.append(ConfigIssue(f"{at}.slug", f"duplicate partner slug {partner.slug!r}"))
+        site_keys = [s.key for s in partner.sites]
+        for j, site in enumerate(partner.sites):
+            if site.key in _duplicates(site_keys):
+                issues.append(ConfigIssue(f"{at}.sites[{j}].key", f"duplicate site key {site.key!r}"))
+        if _duplicates([c.value for c in partner.channels]):
+            issues.append(ConfigIssue(f"{at}.channels", "a channel is listed twice"))
+        dup_targets = _duplicates([t.key for t in partner.targets])
+        for j, target in enumerate(partner.targets):
+            t_at = f"{at}.targets[{j}]"
+            if target.key in dup_targets:
+                issues.append(ConfigIssue(f"{t_at}.key", f"duplicate target key {target.key!r}"))
+            if target.site is not None and target.site not in site_keys:
+                known = ", ".join(site_keys) or "none"
+                issues.append(ConfigIssue(f"{t_at}.site", f"partner {partner.slug!r} has no site {target.site!r} (sites: {known})"))
+            if target.channel is not None and target.channel not in partner.channels:
+                known = ", ".join(c.value for c in partner.channels)
+                issues.append(ConfigIssue(f"{t_at}.channel", f"partner {partner.slug!r} does not handle {target.channel.value} (channels: {known})"))
+        if partner.escalation is not None:
+            for j, level in enumerate(partner.escalation.levels):
+                for k, handle in enumerate(level.users):
+                    u_at = f"{at}.escalation.levels[{j}].users[{k}]"
+                    user = users.get(handle)
+                    if user is None:
+                        issues.append(ConfigIssue(u_at, f"no user with id {handle!r} in users"))
+                    elif user.role is Role.PARTNER and user.partner != partner.slug:
+                        issues.append(ConfigIssue(u_at, f"user {handle!r} belongs to partner {user.partner!r}, not {partner.slug!r}"))
+    dup_ids = _duplicates([u.id for u in config.users])
+    identities = _duplicates([f"{p}:{v}" for u in config.users for p, v in u.identities.pairs()])
+    for i, user in enumerate(config.users):
+        at = f"users[{i}]"
+        if user.id in dup_ids:
+            issues.append(ConfigIssue(f"{at}.id", f"duplicate user id {user.id!r}"))
+        if user.partner is not None and user.partner not in slugs:
+            issues.append(ConfigIssue(f"{at}.partner", f"no partner with slug {user.partner!r}"))
+        for platform, value in user.identities.pairs():
+            if f"{platform}:{value}" in identities:
+                issues.append(ConfigIssue(f"{at}.identities.{platform}", f"{platform} id {value!r} is given to more than one user"))
+    return issues
