@@ -67,6 +67,11 @@ def _parse_time(value: Any) -> Any:
     # YAML 1.1 reads 9:30 as the base-60 integer 570; accept it as minutes past midnight.
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
         return time(value // 60, value % 60)
+    if isinstance(value, str) and (match := re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", value)):
+        hour, minute = int(match[1]), int(match[2])
+        if hour > 23 or minute > 59:
+            raise ValueError(f"{value!r} is not a time of day; write e.g. 09:00")
+        return time(hour, minute)
     return value
 
 
