@@ -1,0 +1,89 @@
+"""`liaison config check|apply` end to end: exit codes, printed plan, database untouched on error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from adapters.cli import main
+from bot.store.db import sync_url
+from bot.store.models import Partner, Target, User
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "liaison.example.yaml"
+
+
+@pytest.fixture
+def cli_db(db_url, monkeypatch) -> str:
+    """Point the CLI at the test database."""
+    monkeypatch.setenv("LIAISON_DATABASE_URL", db_url)
+    return db_url
+
+
+def _count(url: str, model) -> int:
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(model)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_config_check_example_exits_zero(capsys):
+    assert main(["config", "check", str(EXAMPLE)]) == 0
+    assert "OK (3 partners, 4 sites, 28 targets, 7 users)" in capsys.readouterr().out
+
+
+def test_config_check_invalid_exits_one_with_paths(tmp_path, capsys):
+    bad = tmp_path / "liaison.yaml"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    bad.write_text(text.replace("window: week, min_volume: 300}", "window: weekly, min_volume: 300}", 1)
+                   .replace("timezone: Asia/Manila", "timezone: Asia/Manilla"), encoding="utf-8")
+    assert main(["config", "check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}: 2 problem(s) found, nothing was applied:" in err
+    assert "partners[0].targets[1].window: Input should be 'hour', 'day', 'week' or 'month'" in err
+    assert "partners[1].timezone: unknown timezone 'Asia/Manilla'" in err
+
+
+def test_config_apply_then_reapply_prints_plan_then_no_changes(cli_db, capsys):
+    assert main(["config", "apply", str(EXAMPLE), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "+ partner acme (Acme Contact Solutions)" in out
+    assert "Dry run, nothing written: would apply 108 created, 0 changed, 0 removed." in out
+    assert _count(cli_db, Partner) == 0
+
+    assert main(["config", "apply", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "+ target northwind/sl-chat-day (service_level >= 85 per day chat)" in out
+    assert out.rstrip().endswith("Applied: 108 created, 0 changed, 0 removed.")
+    assert (_count(cli_db, Partner), _count(cli_db, Target), _count(cli_db, User)) == (3, 28, 21)
+
+    assert main(["config", "apply", str(EXAMPLE)]) == 0
+    assert capsys.readouterr().out.strip() == "No changes: the database already matches the file."
+
+
+def test_config_apply_invalid_file_exits_one_and_writes_nothing(cli_db, tmp_path, capsys):
+    assert main(["config", "apply", str(EXAMPLE)]) == 0
+    capsys.readouterr()
+    bad = tmp_path / "liaison.yaml"
+    bad.write_text(EXAMPLE.read_text(encoding="utf-8")
+                   .replace("name: Acme Contact Solutions", "name: Acme Renamed")
+                   .replace("users: [acme-am]", "users: [acme-manager]"), encoding="utf-8")
+    assert main(["config", "apply", str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert "partners[0].escalation.levels[1].users[0]: no user with id 'acme-manager' in users" in captured.err
+    assert captured.out == ""
+    engine = create_engine(sync_url(cli_db))
+    with engine.connect() as conn:
+        names = set(conn.execute(select(Partner.name)).scalars())
+    engine.dispose()
+    assert names == {"Acme Contact Solutions", "Northwind BPO", "Globex CX"}
+
+
+def test_config_help_lists_check_and_apply(capsys):
+    with pytest.raises(SystemExit):
+        main(["config", "--help"])
+    out = capsys.readouterr().out
+    assert "check" in out and "apply" in out
