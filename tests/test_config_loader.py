@@ -181,3 +181,15 @@ def test_digest_schedule_weights_not_100_rejected():
     assert DigestSchedule().day == "mon" and DigestSchedule().time == time(9, 0)
     with pytest.raises(ValueError, match="add up to 100"):
         DigestSchedule(scorecard={"csat": 50, "aht": 20})
+
+
+def test_parse_config_pattern_mismatch_explains_the_expected_form(make_yaml):
+    def mutate(d):
+        d["partners"][0]["routes"]["alerts"]["slack"] = ["#acme-alerts"]
+        d["partners"][0]["sites"][0]["country"] = "Poland"
+        d["users"][0]["identities"]["slack"] = "ada"
+
+    issues = _issues(make_yaml(mutate))
+    assert "'#acme-alerts': a Slack channel id looks like C0123ABCD" in issues["partners[0].routes.alerts.slack[0]"]
+    assert "two-letter ISO 3166 country code" in issues["partners[0].sites[0].country"]
+    assert "a Slack user id looks like U0123ABCD" in issues["users[0].identities.slack"]

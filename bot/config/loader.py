@@ -91,7 +91,23 @@ def _message(error: dict[str, Any]) -> str:
             msg = msg[len(prefix):]
     if error["type"] == "extra_forbidden":
         msg = "unknown key (check the spelling; see liaison.example.yaml)"
+    elif error["type"] == "string_pattern_mismatch":
+        msg = f"{error['input']!r}: {_pattern_hint(error['loc'])}"
     return msg
+
+
+def _pattern_hint(loc: tuple[Any, ...]) -> str:
+    names = [p for p in loc if isinstance(p, str)]
+    field = names[-1] if names else ""
+    if field == "slack":
+        if "identities" in names:
+            return "a Slack user id looks like U0123ABCD (profile > copy member ID)"
+        return "a Slack channel id looks like C0123ABCD (channel details > copy channel ID), not its name"
+    return {
+        "country": "use the two-letter ISO 3166 country code in capitals, e.g. PL",
+        "languages": "use ISO 639 language codes in lowercase, e.g. en, pl",
+        "console": "use letters, digits, dot, dash or underscore",
+    }.get(field, "use lowercase letters, digits, - or _ and start with a letter or digit, e.g. acme")
 
 
 def load_config(path: str | Path) -> LiaisonConfig:

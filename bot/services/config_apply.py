@@ -155,6 +155,7 @@ class _Sync:
         self.plan = plan
         self.partner_ids: dict[str, int] = {}
         self.slug_by_id: dict[int, str] = {}
+        self.stale_sites: list[Site] = []
 
     async def _all(self, model: type) -> list[Any]:
         return list((await self.s.exec(select(model))).all())
@@ -202,7 +203,7 @@ class _Sync:
             elif changes := _diff(row, values):
                 self.plan.add(CHANGE, "site", name, changes)
         await self.s.flush()
-        self._stale_sites = getattr(self, "_stale_sites", []) + list(rows.values())
+        self.stale_sites += rows.values()
 
     async def _targets(self, pc: PartnerConfig) -> None:
         pid = self.partner_ids[pc.slug]
@@ -216,6 +217,8 @@ class _Sync:
                 self.s.add(Target(partner_id=pid, key=tc.key, **values))
                 self.plan.add(CREATE, "target", f"{name} ({_describe(tc)})")
             elif changes := _diff(row, values):
+                keys = {v: k for k, v in sites.items()}
+                changes = [_site_names(c, keys) for c in changes]
                 self.plan.add(CHANGE, "target", name, changes)
         await self.s.flush()
         await self._remove_targets(pc.slug, list(rows.values()))
@@ -335,7 +338,7 @@ class _Sync:
         await self.s.flush()
 
     async def _remove_partners(self, gone: list[Partner]) -> None:
-        for row in self._stale_sites_sorted():
+        for row in sorted(self.stale_sites, key=lambda s: (s.partner_id, s.key)):
             name = f"{self._scope(row.partner_id)}/{row.key}"
             refs = await _references(self.s, "site", row.id)
             if refs:
@@ -363,8 +366,14 @@ class _Sync:
                 self.plan.add(REMOVE, "partner", row.slug)
         await self.s.flush()
 
-    def _stale_sites_sorted(self) -> list[Site]:
-        return sorted(getattr(self, "_stale_sites", []), key=lambda s: (s.partner_id, s.key))
+
+def _site_names(change: str, keys: dict[int, str]) -> str:
+    """Show a target's site change by site key instead of row id."""
+    if not change.startswith("site_id: "):
+        return change
+    old, new = change.removeprefix("site_id: ").split(" -> ")
+    show = {str(i): repr(k) for i, k in keys.items()} | {"none": "none"}
+    return f"site: {show.get(old, 'removed site')} -> {show.get(new, new)}"
 
 
 def _describe(tc: TargetConfig) -> str:
