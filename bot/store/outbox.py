@@ -1,0 +1,45 @@
+"""The delivery outbox table: every outgoing chat message is a row before it is sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+from bot.store.models import utc_column
+
+
+class OutboxStatus:
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # an operator-visible retry state (kept for `outbox retry`)
+    DEAD = "dead"
+
+
+class OutboxItem(SQLModel, table=True):
+    """One message to deliver: where, what (neutral Message JSON), and how it went."""
+
+    __tablename__ = "outbox_item"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    # channel id / conversation key, or "user:<platform user id>" for a direct message
+    destination: str = Field(max_length=256)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    key: str = Field(max_length=400, unique=True)  # idempotency key
+    status: str = Field(default=OutboxStatus.PENDING, max_length=8)
+    attempts: int = 0
+    next_attempt_at: datetime = utc_column()
+    # lease: a worker that claimed the row owns it until then (crash -> lease lapses -> retry)
+    claimed_until: datetime | None = utc_column(nullable=True)
+    last_error: str = Field(default="", max_length=1000)
+    ref: str | None = Field(default=None, max_length=256)  # platform message ref once sent
+    thread_of: str | None = Field(default=None, max_length=400)  # key of the item to thread under
+    update_of: str | None = Field(default=None, max_length=400)  # key of the item to edit in place
+    created_at: datetime = utc_column()
+    # the delivery horizon counts from here (enqueue, or an operator's retry)
+    horizon_start: datetime = utc_column()
+    sent_at: datetime | None = utc_column(nullable=True)
