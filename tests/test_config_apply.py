@@ -214,3 +214,24 @@ def make_config_unchecked(mutate):
     data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     mutate(data)
     return LiaisonConfig.model_validate(data)
+
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+async def test_apply_plan_render_for_edits_matches_golden(db, make_config):
+    await apply_config(db, make_config())
+
+    def mutate(d):
+        acme = d["partners"][0]
+        acme["targets"][0]["site"] = "lisbon"
+        acme["targets"][4]["warning"] = 3.5
+        del acme["targets"][11]
+        acme["escalation"]["quiet_hours"]["start"] = "21:30"
+        acme["routes"]["qbr"]["teams"].append("acme-leadership")
+        d["users"].append({"id": "acme-qa", "name": "Ola QA", "role": "partner", "partner": "acme",
+                           "identities": {"console": "acme-qa"}})
+
+    plan = await apply_config(db, make_config(mutate), dry_run=True)
+    expected = (GOLDEN / "config_plan_edit.txt").read_text(encoding="utf-8")
+    assert plan.render() + "\n" == expected

@@ -87,3 +87,10 @@ def test_config_help_lists_check_and_apply(capsys):
         main(["config", "--help"])
     out = capsys.readouterr().out
     assert "check" in out and "apply" in out
+
+
+def test_config_apply_database_without_schema_exits_one_with_hint(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LIAISON_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    assert main(["config", "apply", str(EXAMPLE)]) == 1
+    err = capsys.readouterr().err
+    assert "nothing was written" in err and "no such table" in err and "liaison db upgrade" in err

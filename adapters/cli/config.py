@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sqlalchemy.exc import DBAPIError
+
 from bot.config.loader import ConfigError, load_config
 from bot.services.config_apply import apply_config
 from bot.settings import Settings
@@ -45,6 +47,11 @@ async def _apply(args: argparse.Namespace) -> int:
     db = Database(Settings().database_url)
     try:
         plan = await apply_config(db, config, dry_run=args.dry_run)
+    except DBAPIError as exc:
+        # the whole apply is one transaction, so a refusal here leaves the database as it was
+        print(f"{args.file}: the database refused the change, nothing was written: "
+              f"{exc.orig or exc}\nIs the schema current? Run `liaison db upgrade`.", file=sys.stderr)
+        return 1
     finally:
         await db.dispose()
     print(plan.render())
