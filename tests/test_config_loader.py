@@ -193,3 +193,14 @@ def test_parse_config_pattern_mismatch_explains_the_expected_form(make_yaml):
     assert "'#acme-alerts': a Slack channel id looks like C0123ABCD" in issues["partners[0].routes.alerts.slack[0]"]
     assert "two-letter ISO 3166 country code" in issues["partners[0].sites[0].country"]
     assert "a Slack user id looks like U0123ABCD" in issues["users[0].identities.slack"]
+
+
+def test_target_time_metric_accepts_durations_as_seconds():
+    targets = {t.key: t for t in load_config(EXAMPLE).partners[0].targets}
+    assert (targets["frt-email-day"].target, targets["frt-email-day"].warning) == (14400.0, 12600.0)
+    assert (targets["aht-voice-week"].target, targets["aht-voice-week"].warning) == (360.0, 340.0)
+
+
+def test_target_duration_on_percent_metric_is_rejected(make_yaml):
+    issues = _issues(make_yaml(lambda d: d["partners"][0]["targets"][0].update(target="4h")))
+    assert "valid number" in issues["partners[0].targets[0].target"]
