@@ -204,3 +204,16 @@ def test_target_time_metric_accepts_durations_as_seconds():
 def test_target_duration_on_percent_metric_is_rejected(make_yaml):
     issues = _issues(make_yaml(lambda d: d["partners"][0]["targets"][0].update(target="4h")))
     assert "valid number" in issues["partners[0].targets[0].target"]
+
+
+def test_parse_config_structure_and_reference_errors_reported_together(make_yaml):
+    def mutate(d):
+        d["partners"][0]["targets"][0]["window"] = "fortnight"  # structural, in acme
+        d["partners"][1]["targets"][0]["site"] = "cebu"  # reference, in a valid northwind
+        d["partners"][2]["escalation"]["levels"][0]["users"] = ["ghost"]  # reference, globex
+        d["users"][5]["role"] = "boss"  # structural: northwind-tl is invalid ...
+
+    issues = _issues(make_yaml(mutate))
+    assert set(issues) == {"partners[0].targets[0].window", "partners[1].targets[0].site",
+                           "partners[2].escalation.levels[0].users[0]", "users[5].role"}
+    # ... yet northwind's level naming northwind-tl is not reported as an unknown user

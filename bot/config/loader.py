@@ -6,13 +6,15 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
 
-from bot.config.schema import LiaisonConfig
+from bot.config.schema import LiaisonConfig, PartnerConfig, UserConfig
 from bot.domain.access import Role
+
+M = TypeVar("M", PartnerConfig, UserConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +138,7 @@ def parse_config(text: str, *, source: str = "liaison.yaml") -> LiaisonConfig:
         config = LiaisonConfig.model_validate(data)
     except ValidationError as exc:
         issues = [ConfigIssue(format_path(e["loc"]), _message(e)) for e in exc.errors()]
-        raise ConfigError(source, issues) from None
+        raise ConfigError(source, issues + _partial_cross_check(data)) from None
     issues = cross_check(config)
     if issues:
         raise ConfigError(source, issues)
@@ -147,13 +149,38 @@ def _duplicates(values: list[str]) -> set[str]:
     return {v for v, n in Counter(values).items() if n > 1}
 
 
+def _valid_items(raw: Any, model: type[M]) -> list[tuple[int, M]]:
+    items = []
+    for i, item in enumerate(raw if isinstance(raw, list) else []):
+        try:
+            items.append((i, model.model_validate(item)))
+        except ValidationError:
+            continue  # its own errors are already listed
+    return items
+
+
+def _partial_cross_check(data: dict[str, Any]) -> list[ConfigIssue]:
+    """Cross-check the entries that are valid on their own, so one run lists every problem."""
+    raw_partners = data.get("partners") if isinstance(data.get("partners"), list) else []
+    raw_users = data.get("users") if isinstance(data.get("users"), list) else []
+    return _cross_check(
+        _valid_items(raw_partners, PartnerConfig), _valid_items(raw_users, UserConfig),
+        slugs={p.get("slug") for p in raw_partners if isinstance(p, dict)},
+        handles={u.get("id") for u in raw_users if isinstance(u, dict)})
+
+
 def cross_check(config: LiaisonConfig) -> list[ConfigIssue]:
     """Check what one section says about another: unique keys, scopes and references."""
+    return _cross_check(list(enumerate(config.partners)), list(enumerate(config.users)),
+                        slugs={p.slug for p in config.partners}, handles={u.id for u in config.users})
+
+
+def _cross_check(partners: list[tuple[int, PartnerConfig]], user_items: list[tuple[int, UserConfig]], *,
+                 slugs: set[Any], handles: set[Any]) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
-    dup_slugs = _duplicates([p.slug for p in config.partners])
-    slugs = {p.slug for p in config.partners}
-    users = {u.id: u for u in config.users}
-    for i, partner in enumerate(config.partners):
+    dup_slugs = _duplicates([p.slug for _, p in partners])
+    users = {u.id: u for _, u in user_items}
+    for i, partner in partners:
         at = f"partners[{i}]"
         if partner.slug in dup_slugs:
             issues.append(ConfigIssue(f"{at}.slug", f"duplicate partner slug {partner.slug!r}"))
@@ -179,13 +206,13 @@ def cross_check(config: LiaisonConfig) -> list[ConfigIssue]:
                 for k, handle in enumerate(level.users):
                     u_at = f"{at}.escalation.levels[{j}].users[{k}]"
                     user = users.get(handle)
-                    if user is None:
+                    if handle not in handles:
                         issues.append(ConfigIssue(u_at, f"no user with id {handle!r} in users"))
-                    elif user.role is Role.PARTNER and user.partner != partner.slug:
+                    elif user is not None and user.role is Role.PARTNER and user.partner != partner.slug:
                         issues.append(ConfigIssue(u_at, f"user {handle!r} belongs to partner {user.partner!r}, not {partner.slug!r}"))
-    dup_ids = _duplicates([u.id for u in config.users])
-    identities = _duplicates([f"{p}:{v}" for u in config.users for p, v in u.identities.pairs()])
-    for i, user in enumerate(config.users):
+    dup_ids = _duplicates([u.id for _, u in user_items])
+    identities = _duplicates([f"{p}:{v}" for _, u in user_items for p, v in u.identities.pairs()])
+    for i, user in user_items:
         at = f"users[{i}]"
         if user.id in dup_ids:
             issues.append(ConfigIssue(f"{at}.id", f"duplicate user id {user.id!r}"))
