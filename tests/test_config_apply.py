@@ -235,3 +235,19 @@ async def test_apply_plan_render_for_edits_matches_golden(db, make_config):
     plan = await apply_config(db, make_config(mutate), dry_run=True)
     expected = (GOLDEN / "config_plan_edit.txt").read_text(encoding="utf-8")
     assert plan.render() + "\n" == expected
+
+
+async def test_apply_removed_partner_with_site_scoped_target_removes_site_too(db, make_config):
+    await apply_config(db, make_config())
+
+    def mutate(d):
+        del d["partners"][0]
+        d["users"] = [u for u in d["users"] if u.get("partner") != "acme"]
+
+    plan = await apply_config(db, make_config(mutate))
+    assert _names(plan, REMOVE, "partner") == ["acme"]
+    assert sorted(_names(plan, REMOVE, "site")) == ["acme/krakow", "acme/lisbon"]
+    assert "acme/sl-voice-krakow-day" in _names(plan, REMOVE, "target")
+    assert not plan.of(KEEP) and not plan.of(DEACTIVATE)
+    async with db.session() as s:
+        assert (await s.exec(select(func.count()).select_from(Site))).one() == 2

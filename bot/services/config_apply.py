@@ -348,6 +348,9 @@ class _Sync:
                 self.plan.add(REMOVE, "site", name)
         await self.s.flush()
         for row in gone:
+            # targets first: a site-scoped target would otherwise pin its site
+            await self._remove_targets(
+                row.slug, list(await self.s.exec(select(Target).where(Target.partner_id == row.id))))
             for site in (await self.s.exec(select(Site).where(Site.partner_id == row.id))):
                 if await _references(self.s, "site", site.id):
                     self.plan.add(KEEP, "site", f"{row.slug}/{site.key}", ["its partner left the file; history kept"])
@@ -355,8 +358,6 @@ class _Sync:
                     await self.s.delete(site)
                     self.plan.add(REMOVE, "site", f"{row.slug}/{site.key}")
             await self.s.flush()
-            await self._remove_targets(
-                row.slug, list(await self.s.exec(select(Target).where(Target.partner_id == row.id))))
             if await _references(self.s, "partner", row.id):
                 if row.active:
                     row.active = False
