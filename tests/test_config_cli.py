@@ -94,3 +94,23 @@ def test_config_apply_database_without_schema_exits_one_with_hint(tmp_path, monk
     assert main(["config", "apply", str(EXAMPLE)]) == 1
     err = capsys.readouterr().err
     assert "nothing was written" in err and "no such table" in err and "liaison db upgrade" in err
+
+
+def test_config_check_gaps_print_notes_but_pass(tmp_path, capsys):
+    gappy = tmp_path / "liaison.yaml"
+    gappy.write_text(
+        "client: {name: Contoso}\n"
+        "partners:\n"
+        "  - {slug: initech, name: Initech, timezone: Europe/Dublin, channels: [chat]}\n"
+        "users:\n"
+        "  - {id: lead, name: Lena, role: client, identities: {console: lead}}\n", encoding="utf-8")
+    assert main(["config", "check", str(gappy)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"note: {gappy}: partners[0].routes.alerts: no Slack or Teams destination: initech's alerts reach no channel",
+        f"note: {gappy}: partners[0].routes.escalations: no Slack or Teams destination: initech's escalations reach no channel",
+        f"note: {gappy}: partners[0].escalation: no escalation policy: initech's escalations will not climb levels",
+        f"note: {gappy}: partners[0].targets: no targets: no SLA alerts for initech",
+        f"note: {gappy}: users: no admin user: nobody can change settings from chat",
+        f"{gappy}: OK (1 partners, 0 sites, 0 targets, 1 users)",
+    ]

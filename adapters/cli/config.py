@@ -7,7 +7,8 @@ import sys
 
 from sqlalchemy.exc import DBAPIError
 
-from bot.config.loader import ConfigError, load_config
+from bot.config.loader import ConfigError, advisories, load_config
+from bot.config.schema import LiaisonConfig
 from bot.services.config_apply import apply_config
 from bot.settings import Settings
 from bot.store.db import Database
@@ -26,12 +27,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     apply.set_defaults(func=_apply)
 
 
+def _print_notes(source: str, config: LiaisonConfig) -> None:
+    for note in advisories(config):
+        print(f"note: {source}: {note.path}: {note.message}")
+
+
 def _check(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.file)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return 1
+    _print_notes(args.file, config)
     targets = sum(len(p.targets) for p in config.partners)
     print(f"{args.file}: OK ({len(config.partners)} partners, "
           f"{sum(len(p.sites) for p in config.partners)} sites, {targets} targets, {len(config.users)} users)")
@@ -44,6 +51,7 @@ async def _apply(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return 1
+    _print_notes(args.file, config)
     db = Database(Settings().database_url)
     try:
         plan = await apply_config(db, config, dry_run=args.dry_run)

@@ -222,3 +222,23 @@ def _cross_check(partners: list[tuple[int, PartnerConfig]], user_items: list[tup
             if f"{platform}:{value}" in identities:
                 issues.append(ConfigIssue(f"{at}.identities.{platform}", f"{platform} id {value!r} is given to more than one user"))
     return issues
+
+
+def advisories(config: LiaisonConfig) -> list[ConfigIssue]:
+    """List valid-but-probably-unintended gaps (nothing fails on them): unrouted alerts, no admin."""
+    notes: list[ConfigIssue] = []
+    for i, partner in enumerate(config.partners):
+        if not partner.active:
+            continue
+        for purpose in ("alerts", "escalations"):
+            if not getattr(partner.routes, purpose).pairs():
+                notes.append(ConfigIssue(f"partners[{i}].routes.{purpose}",
+                                         f"no Slack or Teams destination: {partner.slug}'s {purpose} reach no channel"))
+        if partner.escalation is None:
+            notes.append(ConfigIssue(f"partners[{i}].escalation",
+                                     f"no escalation policy: {partner.slug}'s escalations will not climb levels"))
+        if not partner.targets:
+            notes.append(ConfigIssue(f"partners[{i}].targets", f"no targets: no SLA alerts for {partner.slug}"))
+    if not any(u.role is Role.ADMIN for u in config.users):
+        notes.append(ConfigIssue("users", "no admin user: nobody can change settings from chat"))
+    return notes
