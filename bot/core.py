@@ -14,6 +14,8 @@ class Core:
     db: Database
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
+    # chat gateways by platform ("slack", "teams"), set by `liaison serve`; jobs deliver through them
+    gateways: dict = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, clock: Clock | None = None) -> Core:

@@ -18,6 +18,16 @@ class Settings(BaseSettings):
     ingest_max_bytes: int = Field(5_000_000, validation_alias=_env("LIAISON_INGEST_MAX_BYTES"))
     log_level: str = Field("INFO", validation_alias=_env("LIAISON_LOG_LEVEL"))
 
+    # SLA evaluation and the delivery outbox
+    evaluation_interval_minutes: int = Field(15, ge=1, validation_alias=_env("LIAISON_EVALUATION_INTERVAL_MINUTES"))
+    followup_hours: float = Field(4.0, gt=0, validation_alias=_env("LIAISON_FOLLOWUP_HOURS"))
+    delivery_horizon_hours: float = Field(24.0, gt=0, validation_alias=_env("LIAISON_DELIVERY_HORIZON_HOURS"))
+    delivery_interval_seconds: float = Field(5.0, gt=0, validation_alias=_env("LIAISON_DELIVERY_INTERVAL_SECONDS"))
+    # a worker owns claimed rows this long; after a crash they are retried once it lapses
+    delivery_lease_seconds: float = Field(120.0, gt=0, validation_alias=_env("LIAISON_DELIVERY_LEASE_SECONDS"))
+    # Slack allows about one message per second per channel
+    slack_pace_seconds: float = Field(1.0, ge=0, validation_alias=_env("LIAISON_SLACK_PACE_SECONDS"))
+
     # Slack
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))

@@ -1,0 +1,245 @@
+"""The outbox and its delivery worker: idempotent enqueue, retries, Retry-After, dead letters."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.actions import ActionId, FormId
+from bot.core import Core
+from bot.messages import (
+    Action,
+    Fact,
+    Form,
+    FormField,
+    Image,
+    KpiRow,
+    Message,
+    Section,
+    Severity,
+    Status,
+)
+from bot.messages_codec import message_from_dict, message_to_dict
+from bot.ports import DeliveryError
+from bot.services import outbox
+from bot.services.delivery import deliver_due
+from bot.settings import Settings
+from bot.store.models import Partner, Route
+from bot.store.outbox import OutboxItem, OutboxStatus
+from tests.fakes.recording_gateway import RecordingGateway
+
+
+@pytest.fixture
+def make_core(db, clock):
+    def make(**settings) -> Core:
+        return Core(db=db, settings=Settings(database_url=db.url, slack_pace_seconds=0, **settings), clock=clock)
+    return make
+
+
+@pytest.fixture
+def frozen_sleep(clock):
+    async def sleep(seconds: float) -> None:
+        clock.advance(seconds=seconds)
+    return sleep
+
+
+def _msg(title: str = "Hello") -> Message:
+    return Message(title=title, summary="body", ephemeral=False)
+
+
+async def _items(db) -> list[OutboxItem]:
+    async with db.session() as s:
+        return list((await s.execute(select(OutboxItem).order_by(OutboxItem.id))).scalars().all())
+
+
+def test_codec_round_trip_keeps_enums_images_and_forms():
+    message = Message(
+        title="T", severity=Severity.CRITICAL,
+        sections=(Section(heading="h", facts=(Fact("a", "b", Status.BREACH),),
+                          kpis=(KpiRow("service_level", "SL", "70%", "80%", Status.BREACH, note="7 of 10"),)),),
+        actions=(Action(ActionId.BREACH_ACKNOWLEDGE, "Ack", value="breach:1"),),
+        image=Image(alt="chart", png=b"\x89PNG\x00\x01"),
+    )
+    back = message_from_dict(message_to_dict(message))
+    assert back == message
+    assert back.severity is Severity.CRITICAL and back.actions[0].id is ActionId.BREACH_ACKNOWLEDGE
+    with_form = Message(title="F", sections=(Section(text="x"),))
+    assert message_from_dict(message_to_dict(with_form)) == with_form
+    form = Form(id=FormId.FEEDBACK, title="F", fields=(FormField("x", "X"),))
+    assert message_to_dict(Message(title="x"))["_type"] == "Message"
+    from bot.messages_codec import _decode, _encode  # forms ride in the same codec
+
+    assert _decode(_encode(form)) == form
+
+
+async def test_enqueue_same_key_twice_keeps_one_row(db, clock):
+    async with db.transaction() as s:
+        a = await outbox.enqueue(s, platform="slack", destination="C1", message=_msg(), key="k1", now=clock.now())
+    async with db.transaction() as s:
+        b = await outbox.enqueue(s, platform="slack", destination="C1", message=_msg("other"), key="k1", now=clock.now())
+    assert a.id == b.id
+    rows = await _items(db)
+    assert len(rows) == 1 and rows[0].payload["title"] == "Hello"
+
+
+async def test_enqueue_rolled_back_transaction_leaves_nothing(db, clock):
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as s:
+            await outbox.enqueue(s, platform="slack", destination="C1", message=_msg(), key="k1", now=clock.now())
+            raise RuntimeError("state change failed")
+    assert await _items(db) == []
+
+
+async def test_enqueue_to_route_one_row_per_route_with_mapped_thread_keys(db, clock):
+    async with db.transaction() as s:
+        p = Partner(slug="acme", name="Acme", timezone="Europe/Warsaw")
+        s.add(p)
+        await s.flush()
+        s.add_all([Route(partner_id=p.id, purpose="alerts", platform="slack", destination="C0ACMEALERT"),
+                   Route(partner_id=p.id, purpose="alerts", platform="teams", destination="conv-acme"),
+                   Route(partner_id=p.id, purpose="digests", platform="slack", destination="C0DIGEST")])
+        await s.flush()
+        first = await outbox.enqueue_to_route(s, partner_id=p.id, purpose="alerts", message=_msg(), key="a", now=clock.now())
+        reply = await outbox.enqueue_to_route(s, partner_id=p.id, purpose="alerts", message=_msg(), key="b",
+                                              now=clock.now(), thread_of="a")
+    assert {i.destination for i in first} == {"C0ACMEALERT", "conv-acme"}
+    by_dest = {i.destination: i for i in first}
+    for r in reply:
+        assert r.thread_of == by_dest[r.destination].key
+
+
+async def test_deliver_due_posts_then_threads_and_updates_by_ref(db, clock, make_core):
+    core = make_core()
+    gw = RecordingGateway(clock)
+    async with db.transaction() as s:
+        await outbox.enqueue(s, platform="slack", destination="C1", message=_msg("alert"), key="a", now=clock.now())
+        await outbox.enqueue(s, platform="slack", destination="C1", message=_msg("still"), key="b",
+                             now=clock.now(), thread_of="a")
+        await outbox.enqueue(s, platform="slack", destination="C1", message=_msg("resolved"), key="c",
+                             now=clock.now(), update_of="a")
+        await outbox.enqueue(s, platform="slack", destination="user:U1", message=_msg("dm"), key="d", now=clock.now())
+    report = await deliver_due(core, {"slack": gw})
+    assert report.sent == 4
+    kinds = [(x.kind, x.message.title, x.thread_ref) for x in gw.sent]
+    assert ("post", "alert", None) in kinds
+    assert ("post", "still", "C1:1") in kinds
+    assert ("update", "resolved", None) in kinds
+    assert ("direct", "dm", None) in kinds
+    assert all(i.status == OutboxStatus.SENT and i.ref for i in await _items(db))
+    assert (await deliver_due(core, {"slack": gw})).claimed == 0
+
+
+async def test_deliver_due_retry_after_waits_the_asked_time(db, clock, make_core):
+    core = make_core()
+    gw = RecordingGateway(clock)
+    gw.fail_next(DeliveryError("ratelimited", retryable=True, retry_after=30))
+    async with db.transaction() as s:
+        await outbox.enqueue(s, platform="slack", destination="C1", message=_msg(), key="a", now=clock.now())
+    first = await deliver_due(core, {"slack": gw})
+    assert first.retried == 1 and gw.sent == []
+    clock.advance(seconds=29)
+    assert (await deliver_due(core, {"slack": gw})).claimed == 0
+    clock.advance(seconds=1)
+    assert (await deliver_due(core, {"slack": gw})).sent == 1
+    assert (gw.attempts[1] - gw.attempts[0]).total_seconds() == 30
+
+
+async def test_deliver_due_retryable_errors_back_off_exponentially(db, clock, make_core):
+    core = make_core()
+    gw = RecordingGateway(clock)
+    gw.fail_next(*[DeliveryError("500", retryable=True) for _ in range(4)])
+    async with db.transaction() as s:
+        await outbox.enqueue(s, platform="slack", destination="C1", message=_msg(), key="a", now=clock.now())
+    waits = []
+    rng = random.Random(7)
+    while not gw.sent:
+        await deliver_due(core, {"slack": gw}, rng=rng)
+        (item,) = await _items(db)
+        if item.status == OutboxStatus.SENT:
+            break
+        wait = (item.next_attempt_at - clock.now()).total_seconds()
+        waits.append(wait)
+        clock.advance(seconds=wait)
+    assert len(waits) == 4
+    for n, wait in enumerate(waits, start=1):
+        ceiling = 2.0 * 2 ** (n - 1)
+        assert ceiling / 2 <= wait <= ceiling
+    assert (await _items(db))[0].attempts == 5
+
+
+async def test_deliver_due_gone_destination_goes_dead_with_reason(db, clock, make_core):
+    core = make_core()
+    gw = RecordingGateway(clock)
+    gw.fail_next(DeliveryError("channel_not_found", retryable=False, gone=True))
+    async with db.transaction() as s:
+        await outbox.enqueue(s, platform="slack", destination="C404", message=_msg(), key="a", now=clock.now())
+        await outbox.enqueue(s, platform="slack", destination="C404", message=_msg(), key="b",
+                             now=clock.now(), update_of="a")
+    report = await deliver_due(core, {"slack": gw})
+    assert report.dead == 2
+    a, b = await _items(db)
+    assert a.status == b.status == OutboxStatus.DEAD
+    assert "channel_not_found" in a.last_error and "never delivered" in b.last_error
+    async with db.session() as s:
+        assert [d.key for d in await outbox.dead_letters(s)] == ["b", "a"]
+
+
+async def test_deliver_due_past_horizon_goes_dead_then_operator_retry_sends(db, clock, make_core):
+    core = make_core(delivery_horizon_hours=1)
+    gw = RecordingGateway(clock)
+    gw.fail_next(*[DeliveryError("timeout", retryable=True) for _ in range(30)])
+    async with db.transaction() as s:
+        await outbox.enqueue(s, platform="slack", destination="C1", message=_msg(), key="a", now=clock.now())
+    for _ in range(30):
+        await deliver_due(core, {"slack": gw}, rng=random.Random(1))
+        (item,) = await _items(db)
+        if item.status == OutboxStatus.DEAD:
+            break
+        clock.set(item.next_attempt_at)
+    assert item.status == OutboxStatus.DEAD and "gave up" in item.last_error
+    assert clock.now() - item.horizon_start <= timedelta(hours=1)
+    gw.failures.clear()
+    async with db.transaction() as s:
+        assert await outbox.retry(s, now=clock.now(), all_failed=True) == 1
+    assert (await deliver_due(core, {"slack": gw})).sent == 1
+
+
+async def test_deliver_due_paces_one_message_per_second_per_channel(db, clock, make_core, frozen_sleep):
+    core = make_core()
+    core.settings.slack_pace_seconds = 1.0
+    gw = RecordingGateway(clock)
+    async with db.transaction() as s:
+        for n in range(3):
+            await outbox.enqueue(s, platform="slack", destination="C1", message=_msg(), key=f"a{n}", now=clock.now())
+    await deliver_due(core, {"slack": gw}, sleep=frozen_sleep)
+    times = [x.at for x in gw.sent]
+    assert [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)] == [1.0, 1.0]
+
+
+async def test_deliver_due_claimed_row_is_not_sent_twice_by_second_worker(db, clock, make_core):
+    core = make_core()
+    gw = RecordingGateway(clock)
+    async with db.transaction() as s:
+        await outbox.enqueue(s, platform="slack", destination="C1", message=_msg(), key="a", now=clock.now())
+    from bot.services.delivery import _claim
+    claimed = await _claim(core, now=clock.now(), limit=10)
+    assert len(claimed) == 1
+    assert (await deliver_due(core, {"slack": gw})).claimed == 0  # leased by the "other replica"
+    clock.advance(seconds=core.settings.delivery_lease_seconds + 1)  # that replica died
+    assert (await deliver_due(core, {"slack": gw})).sent == 1
+
+
+async def test_enqueue_commit_wakes_listeners(db, clock):
+    woken = []
+    outbox.add_commit_listener(lambda: woken.append(1))
+    try:
+        async with db.transaction() as s:
+            await outbox.enqueue(s, platform="slack", destination="C1", message=_msg(), key="a", now=clock.now())
+            assert woken == []
+        assert woken == [1]
+    finally:
+        outbox.remove_commit_listener(woken.append)
+        outbox._COMMIT_LISTENERS.clear()
