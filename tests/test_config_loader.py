@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -217,3 +217,12 @@ def test_parse_config_structure_and_reference_errors_reported_together(make_yaml
     assert set(issues) == {"partners[0].targets[0].window", "partners[1].targets[0].site",
                            "partners[2].escalation.levels[0].users[0]", "users[5].role"}
     # ... yet northwind's level naming northwind-tl is not reported as an unknown user
+
+
+def test_quiet_and_business_hours_contains_wraps_midnight():
+    policy = load_config(EXAMPLE).partners[0].escalation  # quiet 22:00-07:00, business mon-fri 08-18
+    assert policy.quiet_hours.contains(time(23, 30)) and policy.quiet_hours.contains(time(6, 59))
+    assert not policy.quiet_hours.contains(time(7, 0)) and policy.quiet_hours.contains(time(22, 0))
+    assert policy.business_hours.contains(datetime(2026, 11, 20, 8, 0))  # Friday
+    assert not policy.business_hours.contains(datetime(2026, 11, 20, 18, 0))
+    assert not policy.business_hours.contains(datetime(2026, 11, 21, 12, 0))  # Saturday

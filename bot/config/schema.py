@@ -196,12 +196,22 @@ class BusinessHours(_Model):
             raise ValueError("business_hours.end must be after start")
         return self
 
+    def contains(self, local: datetime) -> bool:
+        """Tell whether a partner-local moment falls in business hours (end exclusive)."""
+        return _DAYS[local.weekday()] in self.days and self.start <= local.time() < self.end
+
 
 class QuietHours(_Model):
     """No notifications between start and end (may wrap past midnight); P1 ignores them."""
 
     start: TimeOfDay
     end: TimeOfDay
+
+    def contains(self, local: time) -> bool:
+        """Tell whether a partner-local time of day is quiet (start inclusive, end exclusive)."""
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end  # wraps past midnight
 
 
 class EscalationPolicy(_Model):
