@@ -1,0 +1,339 @@
+"""Judge every active SLA target over its newest complete windows and run breach episodes.
+
+Incremental: each target keeps an EvaluationMark (the end of its newest judged window with
+data); a run judges only the windows after it, so a new day of data costs a day of work.
+Episode changes and the messages they cause commit in one transaction per target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.compose.breach import (
+    BreachView,
+    PreBreachView,
+    breach_alert,
+    breach_followup,
+    breach_recovered,
+    prebreach_warning,
+    sparkline,
+)
+from bot.core import Core
+from bot.domain.metrics import CATALOGUE, Aggregation
+from bot.domain.sla import Threshold, judge
+from bot.domain.windows import Granularity, Window, window_containing
+from bot.messages import Status
+from bot.services.outbox import enqueue_to_route
+from bot.store.alerts import BreachEpisode, EpisodeStatus, EvaluationMark, PreBreachWarning
+from bot.store.measurements import Parts, sum_parts
+from bot.store.models import Partner, Site, Target
+
+# Without a mark or an explicit ``since``, look back at most this many windows.
+MAX_CATCHUP_WINDOWS = 48
+SPARK_WINDOWS = 12
+# A running window is projected only once this share of it has passed (too noisy before).
+PREBREACH_MIN_ELAPSED = 0.25
+CLIENT_PURPOSE = "escalations"
+
+
+@dataclass
+class EvaluationReport:
+    targets: int = 0
+    windows: int = 0
+    opened: int = 0
+    followups: int = 0
+    recovered: int = 0
+    warnings: int = 0
+    messages: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    target: Target
+    partner: Partner
+    tz: ZoneInfo
+    threshold: Threshold
+    sites: dict[int, str]
+
+
+def threshold_of(target: Target) -> Threshold:
+    return Threshold(metric=target.metric, comparator=target.comparator, target=target.target_value,
+                     warning=target.warning_value, min_volume=target.min_volume)
+
+
+def scope_label(target: Target, sites: dict[int, str]) -> str:
+    site = sites.get(target.site_id, "site?") if target.site_id is not None else "all sites"
+    return f"{site} · {target.channel or 'all channels'}"
+
+
+async def _parts(session: AsyncSession, target: Target, start: datetime, end: datetime,
+                 group_by: str | None = None) -> dict[tuple, Parts]:
+    return await sum_parts(session, partner_ids=[target.partner_id], metrics=[target.metric], start=start,
+                           end=end, site_id=target.site_id, channel=target.channel, group_by=group_by)
+
+
+async def _window_parts(session: AsyncSession, target: Target, w: Window) -> Parts | None:
+    found = await _parts(session, target, w.start_utc, w.end_utc)
+    return found.get((target.partner_id, target.metric))
+
+
+async def _contributor(session: AsyncSession, ctx: _Ctx, w: Window) -> str | None:
+    """Name the site or channel with the largest shortfall against the target in ``w``."""
+    target, metric = ctx.target, CATALOGUE[ctx.target.metric]
+    if metric.aggregation is not Aggregation.RATIO:
+        return None
+    group_by = "channel" if target.channel is None else ("site_id" if target.site_id is None else None)
+    if group_by is None:
+        return None
+    groups = await _parts(session, target, w.start_utc, w.end_utc, group_by=group_by)
+    best: tuple[float, str] | None = None
+    for key, parts in groups.items():
+        need = target.target_value / metric.scale * parts.den
+        short = need - parts.num if target.comparator == ">=" else parts.num - need
+        name = str(key[2]) if group_by == "channel" else ctx.sites.get(key[2], "partner level")
+        if short > 0 and (best is None or short > best[0]):
+            best = (short, name)
+    if best is None:
+        return None
+    word = "short" if target.comparator == ">=" else "over"
+    return f"{best[1]}: {best[0]:,.0f} {metric.num_label} {word}"
+
+
+async def _view(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, w: Window, parts: Parts) -> BreachView:
+    values = []
+    for sw in w.series(SPARK_WINDOWS):
+        p = await _window_parts(session, ctx.target, sw)
+        values.append(p.value if p else None)
+    return BreachView(
+        episode_id=episode.id, partner_name=ctx.partner.name, scope=scope_label(ctx.target, ctx.sites),
+        metric=ctx.target.metric, comparator=ctx.target.comparator, target=ctx.target.target_value,
+        value=parts.value, worst=episode.worst_value, num=parts.num, den=parts.den, window_label=w.label,
+        since=episode.opened_at.astimezone(ctx.tz), windows_breached=episode.windows_breached,
+        spark=sparkline(values), contributor=await _contributor(session, ctx, w), critical=episode.critical,
+        acknowledged_by=episode.acknowledged_by, acknowledged_at=episode.acknowledged_at,
+        muted_until=episode.muted_until, muted_by=episode.muted_by,
+    )
+
+
+async def _send(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, message, *, suffix: str,
+                now: datetime, thread: bool = False, update: bool = False) -> int:
+    """Enqueue one message of an episode to the partner's alerts (and the client if critical)."""
+    sent = 0
+    legs = [(ctx.partner.id, "alerts", episode.alert_key)]
+    if episode.critical:
+        legs.append((None, CLIENT_PURPOSE, f"{episode.alert_key}:client"))
+    for partner_id, purpose, base in legs:
+        items = await enqueue_to_route(
+            session, partner_id=partner_id, purpose=purpose, message=message,
+            key=base + suffix, now=now, thread_of=base if thread else None, update_of=base if update else None,
+        )
+        sent += len(items)
+    return sent
+
+
+def _worse(threshold: Threshold, a: float, b: float) -> float:
+    return max(a, b, key=threshold.gap)
+
+
+async def _judge_window(session: AsyncSession, ctx: _Ctx, w: Window, *, now: datetime, announce: bool,
+                        latest: BreachEpisode | None, report: EvaluationReport,
+                        followup_every: timedelta) -> tuple[BreachEpisode | None, bool]:
+    """Judge one complete window and move the episode; return (latest episode, had data)."""
+    parts = await _window_parts(session, ctx.target, w)
+    value = parts.value if parts else None
+    status = judge(value, parts.volume if parts else 0.0, ctx.threshold)
+    report.windows += 1
+    if status in (Status.NO_DATA, Status.INSUFFICIENT):
+        return latest, status is not Status.NO_DATA
+    assert parts is not None and value is not None
+    open_ep = latest if latest is not None and latest.status == EpisodeStatus.OPEN else None
+    # Windows already behind the newest episode's edge were judged before (late data re-run).
+    if latest is not None:
+        edge = latest.last_violating_start if open_ep else latest.recovered_at
+        if edge is not None and (w.start_utc <= edge if open_ep else w.start_utc < edge):
+            return latest, True
+
+    if status is Status.BREACH:
+        gap = ctx.threshold.gap(value)
+        critical = ctx.target.critical_margin is not None and gap > ctx.target.critical_margin
+        if open_ep is None:
+            episode = BreachEpisode(
+                target_id=ctx.target.id, partner_id=ctx.partner.id, opened_at=w.start_utc,
+                last_violating_start=w.start_utc, last_violating_end=w.end_utc, worst_value=value,
+                last_value=value, critical=critical, created_at=now,
+            )
+            session.add(episode)
+            await session.flush()
+            report.opened += 1
+            if announce:
+                await _announce(session, ctx, episode, w, parts, now=now, report=report)
+            return episode, True
+        open_ep.windows_breached += 1
+        open_ep.last_violating_start, open_ep.last_violating_end = w.start_utc, w.end_utc
+        open_ep.worst_value = _worse(ctx.threshold, open_ep.worst_value, value)
+        open_ep.last_value = value
+        if not announce:
+            return open_ep, True
+        if not open_ep.alert_key:
+            # Opened in a window too old to announce and still going: announce it now.
+            open_ep.critical = open_ep.critical or critical
+            await _announce(session, ctx, open_ep, w, parts, now=now, report=report)
+            return open_ep, True
+        muted = open_ep.muted_until is not None and open_ep.muted_until > now
+        due = open_ep.last_followup_at is None or now - open_ep.last_followup_at >= followup_every
+        if due and not muted:
+            open_ep.followups += 1
+            n = open_ep.followups
+            view = await _view(session, ctx, open_ep, w, parts)
+            report.messages += await _send(session, ctx, open_ep, breach_followup(view),
+                                           suffix=f":followup:{n}", now=now, thread=True)
+            report.messages += await _send(session, ctx, open_ep, breach_alert(view),
+                                           suffix=f":update:{n}", now=now, update=True)
+            open_ep.last_followup_at = now
+            report.followups += 1
+        session.add(open_ep)
+        return open_ep, True
+
+    if open_ep is not None:  # ok or warning: back in compliance
+        open_ep.status = EpisodeStatus.RECOVERED
+        open_ep.recovered_at = w.start_utc
+        open_ep.last_value = value
+        session.add(open_ep)
+        report.recovered += 1
+        if open_ep.alert_key:
+            view = await _view(session, ctx, open_ep, w, parts)
+            message = breach_recovered(view, recovered_at=w.start_utc)
+            report.messages += await _send(session, ctx, open_ep, message, suffix=":recovered",
+                                           now=now, thread=True)
+            report.messages += await _send(session, ctx, open_ep, message, suffix=":resolved",
+                                           now=now, update=True)
+        return open_ep, True
+    return latest, True
+
+
+async def _announce(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, w: Window, parts: Parts,
+                    *, now: datetime, report: EvaluationReport) -> None:
+    episode.alert_key = f"breach:{episode.id}"
+    episode.last_followup_at = now
+    session.add(episode)
+    view = await _view(session, ctx, episode, w, parts)
+    report.messages += await _send(session, ctx, episode, breach_alert(view), suffix="", now=now)
+
+
+async def _prebreach(session: AsyncSession, ctx: _Ctx, *, now: datetime, report: EvaluationReport) -> None:
+    """Warn once per running day/week window projected to miss its target."""
+    gran = Granularity(ctx.target.window)
+    if gran not in (Granularity.DAY, Granularity.WEEK):
+        return
+    cur = window_containing(gran, now, ctx.tz)
+    elapsed = (now - cur.start_utc) / (cur.end_utc - cur.start_utc)
+    if elapsed < PREBREACH_MIN_ELAPSED:
+        return
+    parts = (await _parts(session, ctx.target, cur.start_utc, now)).get((ctx.target.partner_id, ctx.target.metric))
+    if parts is None or parts.value is None:
+        return
+    projected = parts.volume / elapsed
+    if judge(parts.value, projected, ctx.threshold) is not Status.BREACH:
+        return
+    seen = (await session.execute(select(PreBreachWarning.id).where(
+        PreBreachWarning.target_id == ctx.target.id, PreBreachWarning.window_start == cur.start_utc,
+    ))).first()
+    if seen is not None:
+        return
+    session.add(PreBreachWarning(target_id=ctx.target.id, window_start=cur.start_utc,
+                                 projected_value=parts.value, created_at=now))
+    view = PreBreachView(
+        partner_name=ctx.partner.name, scope=scope_label(ctx.target, ctx.sites), metric=ctx.target.metric,
+        comparator=ctx.target.comparator, target=ctx.target.target_value, value_so_far=parts.value,
+        num=parts.num, den=parts.den, projected_volume=projected, window_label=cur.label, elapsed_share=elapsed,
+    )
+    items = await enqueue_to_route(
+        session, partner_id=ctx.partner.id, purpose="alerts", message=prebreach_warning(view),
+        key=f"prebreach:{ctx.target.id}:{cur.start_utc.strftime('%Y%m%dT%H%M')}", now=now,
+    )
+    report.warnings += 1
+    report.messages += len(items)
+
+
+def _first_window(target: Target, *, tz: ZoneInfo, last_complete: Window, mark: EvaluationMark | None,
+                  since: datetime | None, full: bool) -> Window:
+    gran = Granularity(target.window)
+    candidates = []
+    if since is not None:
+        candidates.append(window_containing(gran, since, tz))
+    if mark is not None and not full:
+        candidates.append(window_containing(gran, mark.evaluated_until, tz))
+    if not candidates:
+        return last_complete
+    first = min(candidates, key=lambda w: w.start_utc)
+    if since is None:
+        floor = last_complete.shift(-(MAX_CATCHUP_WINDOWS - 1))
+        if first.start_utc < floor.start_utc:
+            first = floor
+    return first
+
+
+async def _evaluate_target(core: Core, ctx: _Ctx, *, since: datetime | None, full: bool,
+                           report: EvaluationReport) -> None:
+    now = core.clock.now()
+    target = ctx.target
+    gran = Granularity(target.window)
+    last_complete = window_containing(gran, now, ctx.tz).previous()
+    announce_from = last_complete.previous().start_utc
+    followup_every = timedelta(hours=core.settings.followup_hours)
+    async with core.db.transaction() as session:
+        mark = await session.get(EvaluationMark, target.id)
+        latest = (await session.execute(
+            select(BreachEpisode).where(BreachEpisode.target_id == target.id)
+            .order_by(BreachEpisode.id.desc()).limit(1)
+        )).scalar_one_or_none()
+        w = _first_window(target, tz=ctx.tz, last_complete=last_complete, mark=mark, since=since, full=full)
+        data_until: datetime | None = None
+        while w.end_utc <= now:
+            if (target.effective_from is None or w.end_utc > target.effective_from) and (
+                target.effective_to is None or w.start_utc < target.effective_to
+            ):
+                latest, had_data = await _judge_window(
+                    session, ctx, w, now=now, announce=w.start_utc >= announce_from, latest=latest,
+                    report=report, followup_every=followup_every,
+                )
+                if had_data:
+                    data_until = w.end_utc
+            w = w.shift(1)
+        if latest is None or latest.status != EpisodeStatus.OPEN:
+            await _prebreach(session, ctx, now=now, report=report)
+        if data_until is not None:
+            if mark is None:
+                session.add(EvaluationMark(target_id=target.id, evaluated_until=data_until, updated_at=now))
+            elif data_until > mark.evaluated_until or full:
+                mark.evaluated_until, mark.updated_at = data_until, now
+                session.add(mark)
+    report.targets += 1
+
+
+async def evaluate(core: Core, *, partner_ids: Iterable[int] | None = None, since: datetime | None = None,
+                   full: bool = False) -> EvaluationReport:
+    """Evaluate active targets (of ``partner_ids``) from their marks, or from ``since`` / all of it."""
+    report = EvaluationReport()
+    async with core.db.session() as session:
+        stmt = select(Target, Partner).join(Partner, Partner.id == Target.partner_id).where(
+            Target.active.is_(True), Partner.active.is_(True))
+        if partner_ids is not None:
+            stmt = stmt.where(Target.partner_id.in_(list(partner_ids)))
+        rows = (await session.execute(stmt.order_by(Target.id))).all()
+        site_rows = (await session.execute(select(Site.id, Site.name))).all()
+    sites = {sid: name for sid, name in site_rows}
+    for target, partner in rows:
+        if target.window not in (g.value for g in (Granularity.HOUR, Granularity.DAY, Granularity.WEEK,
+                                                      Granularity.MONTH)):
+            continue
+        ctx = _Ctx(target=target, partner=partner, tz=ZoneInfo(partner.timezone),
+                   threshold=threshold_of(target), sites=sites)
+        await _evaluate_target(core, ctx, since=since, full=full, report=report)
+    return report
