@@ -2,3 +2,5 @@
 
 One visible place: adding a feature means adding its import here.
 """
+
+import bot.services.escalation_handlers  # noqa: F401
