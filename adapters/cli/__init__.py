@@ -14,6 +14,7 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "adapters.cli.db",
     "adapters.cli.config",
+    "adapters.cli.demo_data",
 )
 
 

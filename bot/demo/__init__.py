@@ -1,0 +1,1 @@
+"""Seeded, reproducible demo data: realistic contact-center intervals in the ingest CSV format."""
