@@ -3,4 +3,5 @@
 One visible place: adding a feature means adding its import here.
 """
 
+import bot.services.breach_actions  # noqa: F401
 import bot.services.escalation_handlers  # noqa: F401

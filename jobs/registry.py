@@ -26,6 +26,8 @@ class Job:
 
 # The one visible list of job modules; each defines JOB (a Job) or JOBS (a list of Job).
 JOB_MODULES: tuple[str, ...] = (
+    "jobs.evaluate",
+    "jobs.deliver",
     "jobs.escalation_timers",
 )
 

@@ -12,6 +12,9 @@ from collections.abc import Sequence
 
 # The one visible list of CLI command modules; each has register(subparsers).
 COMMAND_MODULES: tuple[str, ...] = (
+    "adapters.cli.serve",
+    "adapters.cli.outbox",
+    "adapters.cli.evaluate",
     "adapters.cli.db",
     "adapters.cli.config",
     "adapters.cli.demo_data",

@@ -337,3 +337,25 @@ async def evaluate(core: Core, *, partner_ids: Iterable[int] | None = None, sinc
                    threshold=threshold_of(target), sites=sites)
         await _evaluate_target(core, ctx, since=since, full=full, report=report)
     return report
+
+
+async def episode_view(session: AsyncSession, episode: BreachEpisode) -> tuple[BreachView, Partner]:
+    """Rebuild the view of an episode from its newest violating window (for buttons and /sla)."""
+    target = await session.get(Target, episode.target_id)
+    partner = await session.get(Partner, episode.partner_id)
+    site_rows = (await session.execute(select(Site.id, Site.name).where(Site.partner_id == partner.id))).all()
+    ctx = _Ctx(target=target, partner=partner, tz=ZoneInfo(partner.timezone), threshold=threshold_of(target),
+               sites={sid: name for sid, name in site_rows})
+    w = window_containing(Granularity(target.window), episode.last_violating_start, ctx.tz)
+    parts = await _window_parts(session, target, w) or Parts(target.metric, 0.0, 0.0, None, 0)
+    return await _view(session, ctx, episode, w, parts), partner
+
+
+async def open_episode_views(session: AsyncSession, *, partner_ids: Iterable[int] | None = None,
+                             limit: int = 20) -> list[BreachView]:
+    """Return views of open episodes, newest first (the "Open breaches" list of /sla and App Home)."""
+    stmt = select(BreachEpisode).where(BreachEpisode.status == EpisodeStatus.OPEN)
+    if partner_ids is not None:
+        stmt = stmt.where(BreachEpisode.partner_id.in_(list(partner_ids)))
+    episodes = (await session.execute(stmt.order_by(BreachEpisode.id.desc()).limit(limit))).scalars().all()
+    return [(await episode_view(session, e))[0] for e in episodes]

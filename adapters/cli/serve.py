@@ -1,0 +1,102 @@
+"""``liaison serve``: the HTTP app (Slack events, Teams messages, ingest API) plus the job scheduler."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import signal
+
+from aiohttp import web
+
+from bot.core import Core
+from bot.ports import ChatGateway
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("serve", help="run the bot: HTTP endpoints, delivery worker and scheduled jobs",
+                            description="Serve Slack/Teams/ingest endpoints and run every scheduled job "
+                                        "(SLA evaluation, outbox delivery, ...) until SIGTERM/SIGINT.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    parser.add_argument("--socket-mode", action="store_true",
+                        help="also connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")
+    parser.set_defaults(func=_serve)
+
+
+def build_gateways(core: Core) -> dict[str, ChatGateway]:
+    """Create a gateway for each configured platform; a missing adapter is logged, not fatal."""
+    gateways: dict[str, ChatGateway] = {}
+    settings = core.settings
+    if settings.slack_bot_token is not None:
+        gateway = _make("adapters.slack.gateway", core)
+        if gateway is not None:
+            gateways["slack"] = gateway
+    if settings.microsoft_app_id:
+        gateway = _make("adapters.teams.gateway", core)
+        if gateway is not None:
+            gateways["teams"] = gateway
+    return gateways
+
+
+def _make(module_name: str, core: Core) -> ChatGateway | None:
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        log.warning("%s is not available (%s); messages for it stay in the outbox", module_name, exc)
+        return None
+    factory = getattr(module, "gateway_from_settings", None) or getattr(module, "build_gateway", None)
+    if factory is None:
+        log.warning("%s has no gateway_from_settings(core); messages for it stay in the outbox", module_name)
+        return None
+    return factory(core)
+
+
+async def _start_socket_mode(core: Core) -> object | None:
+    try:
+        module = importlib.import_module("adapters.slack.socket_mode")
+    except ImportError as exc:
+        log.warning("Slack Socket Mode is not available (%s)", exc)
+        return None
+    return await module.start(core)
+
+
+async def serve(core: Core, *, host: str, port: int, socket_mode: bool = False,
+                stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set (or SIGTERM/SIGINT): web app, scheduler, optional Socket Mode."""
+    from adapters.http import create_app
+    from jobs.scheduler import attach_wake, build_scheduler
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runner = web.AppRunner(create_app(core))
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    scheduler = build_scheduler(core, build_gateways(core))
+    attach_wake(scheduler)
+    scheduler.start()
+    socket_client = await _start_socket_mode(core) if socket_mode else None
+    print(f"liaison serving on http://{host}:{port} with gateways: {', '.join(core.gateways) or 'none'}",
+          flush=True)
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        if socket_client is not None and hasattr(socket_client, "close"):
+            await socket_client.close()
+        await runner.cleanup()
+        await core.db.dispose()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    core = Core.from_settings(Settings())
+    await serve(core, host=args.host, port=args.port, socket_mode=args.socket_mode)
+    return 0

@@ -1,0 +1,57 @@
+"""Build the APScheduler that runs every registered job inside `liaison serve`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.core import Core
+from bot.ports import ChatGateway
+from bot.services import outbox
+from jobs.deliver import JOB_ID as DELIVER_JOB_ID
+from jobs.registry import Job, all_jobs
+
+log = logging.getLogger(__name__)
+
+
+def _runner(core: Core, job: Job):  # noqa: ANN202
+    async def run() -> None:
+        try:
+            result = await job.run(core)
+            log.debug("job %s: %s", job.id, result)
+        except Exception:  # a failing run must not kill the schedule; the next run retries
+            log.exception("job %s failed", job.id)
+    return run
+
+
+def build_scheduler(core: Core, gateways: Mapping[str, ChatGateway] | None = None) -> AsyncIOScheduler:
+    """Register every Job (interval or cron, UTC); overlapping runs coalesce, one instance each."""
+    if gateways is not None:
+        core.gateways = dict(gateways)
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    for job in all_jobs():
+        if job.every is not None:
+            trigger = IntervalTrigger(seconds=job.every.total_seconds(), timezone=UTC)
+        else:
+            trigger = CronTrigger(timezone=UTC, **job.cron)
+        scheduler.add_job(_runner(core, job), trigger, id=job.id, name=job.description or job.id,
+                          coalesce=True, max_instances=1, misfire_grace_time=60,
+                          next_run_time=datetime.now(UTC))  # start at once: drain what a restart left
+    return scheduler
+
+
+def wake_delivery(scheduler: AsyncIOScheduler) -> None:
+    """Run the delivery job now (called after a commit that enqueued messages)."""
+    job = scheduler.get_job(DELIVER_JOB_ID)
+    if job is not None:
+        job.modify(next_run_time=datetime.now(UTC))
+
+
+def attach_wake(scheduler: AsyncIOScheduler) -> None:
+    """Make every enqueuing commit wake the delivery job."""
+    outbox.add_commit_listener(lambda: wake_delivery(scheduler))
