@@ -55,7 +55,7 @@ _WEEKDAY: dict[str, tuple[float, ...]] = {
 _SHARES = {ch: np.array(c) / sum(c) for ch, c in _CURVES.items()}
 # Customer patience (s) drives abandonment as waits grow.
 _PATIENCE = {"voice": 400.0, "chat": 400.0, "social": 1800.0, "email": math.inf}
-_SHRINKAGE = 0.08
+_SHRINKAGE = 0.10
 _FCR = {"voice": 0.74, "chat": 0.78, "email": 0.70, "social": 0.66}
 # Email is worked in business hours (local), Monday to Friday, plus Saturday morning.
 _EMAIL_OPEN = {d: (8, 18) for d in range(5)} | {5: (9, 13)}
@@ -70,7 +70,7 @@ class ChannelSpec:
     aht_seconds: float
     threshold_seconds: int = 20
     target: float = 0.80  # contractual service level (0..1)
-    plan_margin: float = 0.05  # WFM plans a little above target to absorb absence
+    plan_margin: float = 0.08  # WFM plans a little above target to absorb absence
 
 
 @dataclass(frozen=True)
@@ -194,12 +194,12 @@ def _stream(
         locals_ = _day_intervals(day, tz, minutes)
         hours = np.array([t.hour for t in locals_])
         dow = day.weekday()
-        level = ch.daily_volume * _WEEKDAY[ch.channel][dow] * float(rng.lognormal(0.0, 0.06))
+        level = ch.daily_volume * _WEEKDAY[ch.channel][dow] * float(rng.lognormal(0.0, 0.03))
         expected = level * _SHARES[ch.channel][hours] * (minutes / 60)
         offered = rng.poisson(expected)
-        # Absence is a day-level draw; shortfalls hit about one day in sixteen.
-        absent = float(rng.beta(2, 28))
-        shortfall = 0.85 if rng.random() < 0.06 else 1.0
+        # Absence is a day-level draw; shortfalls hit about one day in thirty.
+        absent = float(rng.beta(3, 47))
+        shortfall = 0.9 if rng.random() < 0.03 else 1.0
         incident = math.prod(i.factor_on(day) for i in incidents)
         available = max(0.0, min(1.0, (1 - absent) * shortfall * incident))
         state.aht_drift = 0.8 * state.aht_drift + 0.2 * float(rng.lognormal(0.0, 0.05))
