@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -52,6 +52,11 @@ def wake_delivery(scheduler: AsyncIOScheduler) -> None:
         job.modify(next_run_time=datetime.now(UTC))
 
 
-def attach_wake(scheduler: AsyncIOScheduler) -> None:
-    """Make every enqueuing commit wake the delivery job."""
-    outbox.add_commit_listener(lambda: wake_delivery(scheduler))
+def attach_wake(scheduler: AsyncIOScheduler) -> Callable[[], None]:
+    """Make every enqueuing commit wake the delivery job; return the listener (to detach it)."""
+
+    def listener() -> None:
+        wake_delivery(scheduler)
+
+    outbox.add_commit_listener(listener)
+    return listener

@@ -234,12 +234,15 @@ async def test_deliver_due_claimed_row_is_not_sent_twice_by_second_worker(db, cl
 
 async def test_enqueue_commit_wakes_listeners(db, clock):
     woken = []
-    outbox.add_commit_listener(lambda: woken.append(1))
+
+    def listener() -> None:
+        woken.append(1)
+
+    outbox.add_commit_listener(listener)
     try:
         async with db.transaction() as s:
             await outbox.enqueue(s, platform="slack", destination="C1", message=_msg(), key="a", now=clock.now())
             assert woken == []
         assert woken == [1]
     finally:
-        outbox.remove_commit_listener(woken.append)
-        outbox._COMMIT_LISTENERS.clear()
+        outbox.remove_commit_listener(listener)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bot.core import Core
 from bot.ports import ChatGateway
+from bot.services import outbox
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ async def serve(core: Core, *, host: str, port: int, socket_mode: bool = False,
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     scheduler = build_scheduler(core, build_gateways(core))
-    attach_wake(scheduler)
+    listener = attach_wake(scheduler)
     scheduler.start()
     socket_client = await _start_socket_mode(core) if socket_mode else None
     print(f"liaison serving on http://{host}:{port} with gateways: {', '.join(core.gateways) or 'none'}",
@@ -87,6 +88,7 @@ async def serve(core: Core, *, host: str, port: int, socket_mode: bool = False,
     try:
         await stop.wait()
     finally:
+        outbox.remove_commit_listener(listener)
         scheduler.shutdown(wait=False)
         if socket_client is not None and hasattr(socket_client, "close"):
             await socket_client.close()

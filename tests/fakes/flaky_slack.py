@@ -1,0 +1,125 @@
+"""A fake Slack Web API (aiohttp, loopback) that fails on purpose: 429s, 500s and timeouts.
+
+It records every call with its arrival time (``time.monotonic``) so tests can measure that
+Retry-After was honoured, and every *accepted* post by its text, so a test can count
+deliveries per message. Runs in-process (``start()``) or as its own process
+(``python -m tests.fakes.flaky_slack PORT LOGFILE``) for the kill-and-restart test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+
+@dataclass
+class Call:
+    method: str
+    at: float
+    outcome: str  # ok | 429 | 500 | timeout
+    text: str
+    channel: str
+
+
+@dataclass
+class FlakySlack:
+    """Answer a ``fault_rate`` share of calls with 429 (Retry-After), 500 or a hang."""
+
+    fault_rate: float = 1 / 3
+    retry_after: int = 1
+    hang_seconds: float = 5.0
+    seed: int = 1
+    log_path: str | None = None  # append accepted posts as JSON lines (survives our process)
+    calls: list[Call] = field(default_factory=list)
+    accepted: list[dict] = field(default_factory=list)
+    _ts: int = 0
+    _blocked_until: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    async def _payload(self, request: web.Request) -> dict:
+        if request.content_type == "application/json":
+            return await request.json()
+        return dict(await request.post())
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        data = await self._payload(request)
+        text, channel = str(data.get("text", "")), str(data.get("channel", ""))
+        now = time.monotonic()
+        if method in ("auth.test",):
+            return web.json_response({"ok": True, "user_id": "UBOT", "team_id": "T1", "bot_id": "B1"})
+        roll = self._rng.random()
+        if roll < self.fault_rate:
+            kind = ("429", "500", "timeout")[int(roll / self.fault_rate * 3) % 3]
+            self.calls.append(Call(method, now, kind, text, channel))
+            if kind == "429":
+                self._blocked_until[method] = now + self.retry_after
+                return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                         headers={"Retry-After": str(self.retry_after)})
+            if kind == "500":
+                return web.json_response({"ok": False, "error": "internal_error"}, status=500)
+            await asyncio.sleep(self.hang_seconds)  # the client times out first
+            return web.json_response({"ok": False, "error": "timeout"}, status=504)
+        self.calls.append(Call(method, now, "ok", text, channel))
+        self._ts += 1
+        ts = f"1700000000.{self._ts:06d}"
+        record = {"method": method, "channel": channel, "text": text, "ts": ts,
+                  "thread_ts": data.get("thread_ts"), "at": now}
+        self.accepted.append(record)
+        if self.log_path:
+            _append_line(self.log_path, json.dumps(record))
+        return web.json_response({"ok": True, "channel": channel or "C1", "ts": str(data.get("ts") or ts),
+                                  "message": {"text": text, "ts": ts}})
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self.handle)
+        return app
+
+    async def start(self, port: int = 0) -> tuple[web.AppRunner, str]:
+        runner = web.AppRunner(self.app())
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", port)
+        await site.start()
+        real_port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - aiohttp exposes no port getter
+        return runner, f"http://127.0.0.1:{real_port}/api/"
+
+    def retry_after_violations(self) -> list[tuple[str, float]]:
+        """Return (method, seconds early) for calls that came before a 429's Retry-After ran out."""
+        bad = []
+        blocked: dict[str, float] = {}
+        for call in self.calls:
+            until = blocked.get(call.method)
+            if until is not None and call.at < until - 0.05:
+                bad.append((call.method, until - call.at))
+            if call.outcome == "429":
+                blocked[call.method] = call.at + self.retry_after
+        return bad
+
+
+def _append_line(path: str, line: str) -> None:
+    # tiny local append; a crash of the bot process must not lose what the fake accepted
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
+async def _main(port: int, log_path: str, fault_rate: float) -> None:
+    fake = FlakySlack(fault_rate=fault_rate, log_path=log_path, hang_seconds=3.0)
+    runner, url = await fake.start(port)
+    print(url, flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+if __name__ == "__main__":
+    asyncio.run(_main(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else 1 / 3))

@@ -1,0 +1,36 @@
+"""The job scheduler: every registered job on its trigger, and enqueuing commits wake delivery."""
+
+from __future__ import annotations
+
+from bot.core import Core
+from bot.messages import Message
+from bot.services import outbox
+from bot.settings import Settings
+from jobs.registry import all_jobs
+from jobs.scheduler import attach_wake, build_scheduler
+from tests.fakes.recording_gateway import RecordingGateway
+
+
+async def test_build_scheduler_registers_every_job_coalesced_single_instance(db, clock):
+    core = Core(db=db, settings=Settings(database_url=db.url), clock=clock)
+    scheduler = build_scheduler(core, {"slack": RecordingGateway(clock)})
+    jobs = {j.id: j for j in scheduler.get_jobs()}
+    assert set(jobs) == {j.id for j in all_jobs()} >= {"evaluate", "deliver"}
+    assert all(j.coalesce and j.max_instances == 1 for j in jobs.values())
+    assert jobs["evaluate"].trigger.interval.total_seconds() == 15 * 60
+    assert "slack" in core.gateways
+
+
+async def test_enqueue_commit_moves_delivery_job_to_now(db, clock):
+    core = Core(db=db, settings=Settings(database_url=db.url), clock=clock)
+    scheduler = build_scheduler(core, {})
+    job = scheduler.get_job("deliver")
+    job.modify(next_run_time=job.next_run_time.replace(year=2099))
+    listener = attach_wake(scheduler)
+    try:
+        async with db.transaction() as s:
+            await outbox.enqueue(s, platform="slack", destination="C1", message=Message(title="x"),
+                                 key="k", now=clock.now())
+        assert scheduler.get_job("deliver").next_run_time.year < 2099
+    finally:
+        outbox.remove_commit_listener(listener)
