@@ -57,8 +57,8 @@ _SHARES = {ch: np.array(c) / sum(c) for ch, c in _CURVES.items()}
 _PATIENCE = {"voice": 400.0, "chat": 400.0, "social": 1800.0, "email": math.inf}
 _SHRINKAGE = 0.10
 _FCR = {"voice": 0.74, "chat": 0.78, "email": 0.70, "social": 0.66}
-# Email is worked in business hours (local), Monday to Friday, plus Saturday morning.
-_EMAIL_OPEN = {d: (8, 18) for d in range(5)} | {5: (9, 13)}
+# Email is worked in business hours (local) on weekdays, with short weekend shifts.
+_EMAIL_OPEN = {d: (8, 18) for d in range(5)} | {5: (9, 15), 6: (12, 18)}
 
 
 @dataclass(frozen=True)
@@ -268,8 +268,11 @@ def _email_day(
     interval_s = minutes * 60
     open_from, open_to = _EMAIL_OPEN.get(dow, (0, 0))
     is_open = (hours >= open_from) & (hours < open_to)
-    # Enough agents to clear a weekday's mail (and the weekend's) in ten hours.
-    planned = max(1, math.ceil(ch.daily_volume * ch.aht_seconds / (10 * 3600) * 1.5))
+    # Backlog-driven plan: enough agents to work today's forecast plus the open backlog
+    # within today's open hours, with some slack.
+    open_seconds = int(is_open.sum()) * interval_s
+    workload = (ch.daily_volume * _WEEKDAY["email"][dow] + state.backlog) * ch.aht_seconds
+    planned = max(1, math.ceil(workload / open_seconds * 1.2)) if open_seconds else 0
     agents = np.where(is_open, rng.binomial(planned, available, len(isos)), 0)
     capacity = np.floor(agents * interval_s / aht * rng.uniform(0.85, 1.0, len(isos))).astype(np.int64)
     rate_per_s = max(ch.daily_volume, 1.0) / 86400
