@@ -246,3 +246,18 @@ async def test_enqueue_commit_wakes_listeners(db, clock):
         assert woken == [1]
     finally:
         outbox.remove_commit_listener(listener)
+
+
+async def test_dead_letters_section_lists_reason_and_retry_hint(db, clock, make_core):
+    from bot.compose.outbox import dead_letters_section
+
+    gw = RecordingGateway(clock)
+    gw.fail_next(DeliveryError("not_in_channel", retryable=False))
+    async with db.transaction() as s:
+        await outbox.enqueue(s, platform="slack", destination="C9", message=_msg("Breach"), key="a", now=clock.now())
+    await deliver_due(make_core(), {"slack": gw})
+    async with db.session() as s:
+        section = dead_letters_section(await outbox.dead_letters(s))
+    assert "not_in_channel" in section.bullets[0] and "(Breach)" in section.bullets[0]
+    assert "liaison outbox retry" in section.text
+    assert dead_letters_section([]).text == "Every message was delivered."
