@@ -55,7 +55,7 @@ async def filing_form_for(core: Core, actor: Actor, prefill: compose.FilingPrefi
 
 async def _show_card(core: Core, esc: Escalation) -> Message:
     async with core.db.session() as session:
-        setting = await service._setting(session, esc.partner_id)
+        setting = await service.load_setting(session, esc.partner_id)
     return compose.escalation_card(esc, service.card_context(esc, setting))
 
 
@@ -128,7 +128,7 @@ async def _show(core: Core, actor: Actor, ref: str) -> Message:
             raise CommandError(f"There is no escalation ESC-{number}.")
         require_view(actor, partner_id=esc.partner_id, category=esc.category, filed_by=esc.filed_by, ref=esc.ref)
         events = await events_of(session, esc.id)
-        setting = await service._setting(session, esc.partner_id)
+        setting = await service.load_setting(session, esc.partner_id)
     return compose.escalation_detail(esc, events, service.card_context(esc, setting))
 
 
@@ -157,7 +157,7 @@ async def _precheck(core: Core, press: Press, move: Move) -> Escalation | Action
         esc = await get_escalation(session, escalation_id) if escalation_id is not None else None
         if esc is None:
             return ActionResult(reply=compose.refused("That escalation no longer exists."))
-        setting = await service._setting(session, esc.partner_id)
+        setting = await service.load_setting(session, esc.partner_id)
     try:
         check_move(state=esc.state, move=move, actor=press.actor, partner_id=esc.partner_id, category=esc.category,
                    filed_by=esc.filed_by, level=esc.level, top_level=setting.top, ref=esc.ref)
@@ -311,7 +311,7 @@ async def on_file(core: Core, submission: Submission) -> FormResult:
                                         category=category, title=title, description=_text(values, "description"),
                                         link=link, breach_episode_id=breach_id, now=core.clock.now())
     async with core.db.session() as session:
-        setting = await service._setting(session, esc.partner_id)
+        setting = await service.load_setting(session, esc.partner_id)
     return FormResult(reply=compose.filed_confirmation(esc, service.card_context(esc, setting)),
                       extra={"escalation_id": esc.id, "ref": esc.ref})
 

@@ -46,7 +46,7 @@ PURPOSE = "escalations"
 
 __all__ = ["EscalationNotFound", "TransitionRefused", "file_escalation", "acknowledge", "escalate_now",
            "reassign", "add_note", "resolve", "reopen", "close", "run_timers", "escalation_measures",
-           "summarize_measures", "card_context", "actor_of"]
+           "summarize_measures", "card_context", "actor_of", "load_setting"]
 
 
 class EscalationNotFound(Exception):
@@ -62,7 +62,9 @@ def actor_of(user: User) -> Actor:
 
 
 @dataclass(frozen=True, slots=True)
-class _Setting:
+class Setting:
+    """A partner, its escalation policy (None: not configured) and its timezone."""
+
     partner: Partner
     policy: EscalationPolicy | None
     tz: ZoneInfo
@@ -72,15 +74,16 @@ class _Setting:
         return len(self.policy.levels) - 1 if self.policy else 0
 
 
-async def _setting(session: AsyncSession, partner_id: int) -> _Setting:
+async def load_setting(session: AsyncSession, partner_id: int) -> Setting:
+    """Return the partner, policy and timezone an escalation of ``partner_id`` runs under."""
     partner = await session.get(Partner, partner_id)
     if partner is None:
         raise EscalationNotFound("That partner no longer exists.")
     policy = await load_policy(session, partner_id, "escalation", EscalationPolicy)
-    return _Setting(partner, policy, ZoneInfo(partner.timezone))
+    return Setting(partner, policy, ZoneInfo(partner.timezone))
 
 
-def card_context(esc: Escalation, setting: _Setting) -> compose.CardContext:
+def card_context(esc: Escalation, setting: Setting) -> compose.CardContext:
     """Return what the card needs besides the row."""
     policy = setting.policy
     names = tuple(level.name for level in policy.levels) if policy else ()
@@ -93,7 +96,7 @@ def card_context(esc: Escalation, setting: _Setting) -> compose.CardContext:
                                notified=tuple(esc.notified or ()), plan=steps, repeat_every=every)
 
 
-def _reschedule(esc: Escalation, setting: _Setting) -> None:
+def _reschedule(esc: Escalation, setting: Setting) -> None:
     policy, tz = setting.policy, setting.tz
     esc.escalate_at = esc.repeat_at = esc.close_at = None
     if esc.state is State.OPEN:
@@ -112,7 +115,7 @@ async def _card_routes(session: AsyncSession, partner_id: int) -> set[tuple[str,
     return {(r.platform, r.destination) for r in rows}
 
 
-async def _notify_level(session: AsyncSession, esc: Escalation, setting: _Setting, *, event_key: str,
+async def _notify_level(session: AsyncSession, esc: Escalation, setting: Setting, *, event_key: str,
                         now: datetime, reminder: bool) -> None:
     """Message the current level's people (those allowed to see it) and its channel."""
     policy = setting.policy
@@ -148,7 +151,7 @@ async def _notify_level(session: AsyncSession, esc: Escalation, setting: _Settin
     esc.notified = told
 
 
-async def _record(session: AsyncSession, esc: Escalation, setting: _Setting, *, move: Move, actor: Actor | None,
+async def _record(session: AsyncSession, esc: Escalation, setting: Setting, *, move: Move, actor: Actor | None,
                   from_state: State | None, note: str, now: datetime, notify: bool) -> EscalationEvent:
     """Write the audit event and every outbox row for one change, in the caller's transaction."""
     event = EscalationEvent(escalation_id=esc.id, at=now, actor_id=actor.user_id if actor else None,
@@ -210,7 +213,7 @@ async def file_escalation(db: Database, *, actor: Actor, partner_id: int, severi
     if not title.strip():
         raise ValueError("a title is required")
     async with db.transaction() as session:
-        setting = await _setting(session, partner_id)
+        setting = await load_setting(session, partner_id)
         esc = Escalation(partner_id=partner_id, severity=severity, category=category, title=title.strip(),
                          description=description.strip(), link=link.strip(), status=State.OPEN, level=0,
                          filed_by=actor.user_id, filer_name=actor.display, breach_episode_id=breach_episode_id,
@@ -227,7 +230,7 @@ async def file_escalation(db: Database, *, actor: Actor, partner_id: int, severi
 async def _apply(session: AsyncSession, esc: Escalation, *, move: Move, actor: Actor | None, now: datetime,
                  note: str = "", assignee: User | None = None) -> EscalationEvent:
     """Check and make one move on a loaded escalation, then record it."""
-    setting = await _setting(session, esc.partner_id)
+    setting = await load_setting(session, esc.partner_id)
     from_state = esc.state
     to_state = check_move(state=from_state, move=move, actor=actor, partner_id=esc.partner_id,
                           category=esc.category, filed_by=esc.filed_by, level=esc.level, top_level=setting.top,
@@ -358,7 +361,7 @@ async def run_timers(db: Database, *, now: datetime) -> TimerRun:
                 await _apply(session, esc, move=Move.CLOSE, actor=None, now=now)
                 closed.append(esc.ref)
             else:
-                _reschedule(esc, await _setting(session, esc.partner_id))
+                _reschedule(esc, await load_setting(session, esc.partner_id))
                 session.add(esc)
     return TimerRun(tuple(escalated), tuple(reminded), tuple(closed))
 

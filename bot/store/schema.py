@@ -5,8 +5,8 @@ Alembic's env and the test fixtures import this module; add new table modules he
 
 from sqlmodel import SQLModel
 
-import bot.store.escalations  # noqa: F401
 import bot.store.alerts  # noqa: F401
+import bot.store.escalations  # noqa: F401
 import bot.store.outbox  # noqa: F401
 import bot.store.policy  # noqa: F401
 from bot.store import models  # noqa: F401
