@@ -261,3 +261,20 @@ async def test_dead_letters_section_lists_reason_and_retry_hint(db, clock, make_
     assert "not_in_channel" in section.bullets[0] and "(Breach)" in section.bullets[0]
     assert "liaison outbox retry" in section.text
     assert dead_letters_section([]).text == "Every message was delivered."
+
+
+async def test_deliver_due_429_holds_the_whole_destination_not_others(db, clock, make_core):
+    core = make_core()
+    gw = RecordingGateway(clock)
+    gw.fail_next(DeliveryError("ratelimited", retryable=True, retry_after=10))
+    async with db.transaction() as s:
+        for n in range(3):
+            await outbox.enqueue(s, platform="slack", destination="C1", message=_msg(), key=f"c1-{n}", now=clock.now())
+        await outbox.enqueue(s, platform="slack", destination="C2", message=_msg(), key="c2", now=clock.now())
+    report = await deliver_due(core, {"slack": gw})
+    assert [x.destination for x in gw.sent] == ["C2"] and report.waiting == 2
+    clock.advance(seconds=9)
+    assert (await deliver_due(core, {"slack": gw})).claimed == 0
+    clock.advance(seconds=1)
+    assert (await deliver_due(core, {"slack": gw})).sent == 3
+    assert all(i.attempts == 1 for i in await _items(db) if i.key in ("c1-1", "c1-2"))

@@ -110,7 +110,8 @@ async def _parent(core: Core, key: str | None) -> OutboxItem | None:
 
 
 async def _send_one(core: Core, item: OutboxItem, gateway: ChatGateway, *, pacer: Pacer,
-                    rng: random.Random, report: DeliveryReport) -> None:
+                    rng: random.Random, report: DeliveryReport) -> datetime | None:
+    """Send one row; return when the destination may be called again if the platform said wait."""
     now = core.clock.now()
     parent_key = item.update_of or item.thread_of
     parent = await _parent(core, parent_key)
@@ -121,13 +122,13 @@ async def _send_one(core: Core, item: OutboxItem, gateway: ChatGateway, *, pacer
         elif parent is not None and parent.status == OutboxStatus.PENDING:
             report.waiting += 1
             await _finish(core, item.id, next_attempt_at=now + timedelta(seconds=PARENT_WAIT_SECONDS))
-            return
+            return None
         elif item.update_of is not None:
             # Nothing to edit: the original never arrived (dead) or is unknown.
             report.dead += 1
             await _finish(core, item.id, status=OutboxStatus.DEAD,
                           last_error=f"the message to update ({parent_key}) was never delivered")
-            return
+            return None
         # A reply whose thread never started is posted on its own rather than lost.
 
     message = message_from_dict(item.payload)
@@ -144,14 +145,17 @@ async def _send_one(core: Core, item: OutboxItem, gateway: ChatGateway, *, pacer
     except DeliveryError as exc:
         await _failed(core, item, exc, retryable=exc.retryable and not exc.gone,
                       retry_after=exc.retry_after, rng=rng, report=report)
-        return
+        if exc.retry_after is not None:
+            return core.clock.now() + timedelta(seconds=exc.retry_after)
+        return None
     except Exception as exc:  # noqa: BLE001 - an unknown failure is retried, never lost
         log.exception("delivery of outbox item %s failed", item.id)
         await _failed(core, item, exc, retryable=True, retry_after=None, rng=rng, report=report)
-        return
+        return None
     await _finish(core, item.id, status=OutboxStatus.SENT, ref=ref, sent_at=core.clock.now(),
                   attempts=item.attempts + 1, last_error="")
     report.sent += 1
+    return None
 
 
 async def _failed(core: Core, item: OutboxItem, exc: Exception, *, retryable: bool,
@@ -176,6 +180,23 @@ async def _failed(core: Core, item: OutboxItem, exc: Exception, *, retryable: bo
     await _finish(core, item.id, attempts=attempts, next_attempt_at=next_at, last_error=reason)
 
 
+async def _hold_destination(core: Core, item: OutboxItem, *, until: datetime, release: list[int]) -> None:
+    """Keep every pending row for ``item``'s destination until ``until`` (the platform said wait).
+
+    Slack's chat.postMessage limit is per channel, so the whole destination waits (no attempt
+    counted), not just the row that got the 429; rows this run had claimed are released.
+    """
+    async with core.db.transaction() as session:
+        if release:
+            await session.execute(update(OutboxItem).where(OutboxItem.id.in_(release)).values(claimed_until=None))
+        await session.execute(
+            update(OutboxItem).where(
+                OutboxItem.platform == item.platform, OutboxItem.destination == item.destination,
+                OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at < until,
+            ).values(next_attempt_at=until)
+        )
+
+
 async def deliver_due(core: Core, gateways: Mapping[str, ChatGateway], *, limit: int = 50,
                       rng: random.Random | None = None, sleep: Sleep | None = None,
                       pacer: Pacer | None = None) -> DeliveryReport:
@@ -191,13 +212,17 @@ async def deliver_due(core: Core, gateways: Mapping[str, ChatGateway], *, limit:
         queues[(item.platform, item.destination)].append(item)
 
     async def run_queue(queue: list[OutboxItem]) -> None:
-        for item in queue:
+        for n, item in enumerate(queue):
             gateway = gateways.get(item.platform)
             if gateway is None:
                 await _failed(core, item, RuntimeError(f"no {item.platform} gateway is configured"),
                               retryable=True, retry_after=None, rng=rng, report=report)
                 continue
-            await _send_one(core, item, gateway, pacer=pacer, rng=rng, report=report)
+            blocked_until = await _send_one(core, item, gateway, pacer=pacer, rng=rng, report=report)
+            if blocked_until is not None:
+                report.waiting += len(queue) - n - 1
+                await _hold_destination(core, item, until=blocked_until, release=[r.id for r in queue[n + 1:]])
+                return
 
     await asyncio.gather(*(run_queue(q) for q in queues.values()))
     return report

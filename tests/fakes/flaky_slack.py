@@ -39,7 +39,6 @@ class FlakySlack:
     calls: list[Call] = field(default_factory=list)
     accepted: list[dict] = field(default_factory=list)
     _ts: int = 0
-    _blocked_until: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -61,7 +60,6 @@ class FlakySlack:
             kind = ("429", "500", "timeout")[int(roll / self.fault_rate * 3) % 3]
             self.calls.append(Call(method, now, kind, text, channel))
             if kind == "429":
-                self._blocked_until[method] = now + self.retry_after
                 return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                          headers={"Retry-After": str(self.retry_after)})
             if kind == "500":
@@ -92,16 +90,19 @@ class FlakySlack:
         real_port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - aiohttp exposes no port getter
         return runner, f"http://127.0.0.1:{real_port}/api/"
 
-    def retry_after_violations(self) -> list[tuple[str, float]]:
-        """Return (method, seconds early) for calls that came before a 429's Retry-After ran out."""
+    def retry_after_violations(self) -> list[tuple[str, str, float]]:
+        """Return (method, channel, seconds early) for calls made during a 429's Retry-After.
+
+        Like Slack's chat.postMessage limit, a 429 holds for one method on one channel.
+        """
         bad = []
-        blocked: dict[str, float] = {}
+        blocked: dict[tuple[str, str], float] = {}
         for call in self.calls:
-            until = blocked.get(call.method)
+            until = blocked.get((call.method, call.channel))
             if until is not None and call.at < until - 0.05:
-                bad.append((call.method, until - call.at))
+                bad.append((call.method, call.channel, until - call.at))
             if call.outcome == "429":
-                blocked[call.method] = call.at + self.retry_after
+                blocked[(call.method, call.channel)] = call.at + self.retry_after
         return bad
 
 
