@@ -15,6 +15,7 @@ from adapters.cli import main
 from bot.demo.bulk import insert_rows, metric_parts, seed_partners, synthetic_partners
 from bot.demo.generator import COLUMNS, ChannelSpec, Incident, PartnerSpec, SiteSpec, generate
 from bot.demo.scenario import example_incidents, example_rows
+from bot.store.measurements import sum_parts
 from bot.store.models import Measurement
 
 END = date(2026, 11, 15)
@@ -208,3 +209,13 @@ async def test_bulk_insert_rows_match_generated_sums(db):
     assert count == expected == stored
     mine = [r for r in rows if r["partner"] == "bench01" and r["answered_within_sla"] is not None]
     assert sl == (sum(r["answered_within_sla"] for r in mine), sum(r["offered"] for r in mine))
+    # Stored periods are real UTC datetimes that window queries compare correctly.
+    day = [r for r in mine if r["interval_start"].startswith("2026-03-29")]
+    start = datetime.fromisoformat(day[0]["interval_start"])
+    async with db.session() as s:
+        parts = await sum_parts(s, partner_ids=[ids[("bench01", "main")][0]], metrics=["service_level"],
+                                start=start,
+                                end=datetime.fromisoformat(day[-1]["interval_start"]) + timedelta(minutes=15))
+    (only,) = parts.values()
+    assert (only.num, only.den) == (sum(r["answered_within_sla"] for r in day),
+                                    sum(r["offered"] for r in day))

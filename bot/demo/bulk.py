@@ -123,5 +123,21 @@ async def insert_rows(
 async def _flush(db: Database, table, batch: list[dict[str, object]]) -> int:  # noqa: ANN001
     async with db.transaction() as s:
         conn = await s.connection()
-        await conn.execute(insert(table), batch)
+        # The driver's executemany with pre-bound values skips SQLAlchemy's per-row
+        # parameter processing, which dominated the insert time (about 2x faster).
+        dialect = conn.dialect
+        columns = list(batch[0])
+        compiled = insert(table).compile(dialect=dialect, column_keys=columns)
+        # dialect_impl: the dialect-specific processor (SQLite stores microseconds always).
+        processors = {c: table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns}
+        procs = [(c, f) for c, f in processors.items() if f is not None]
+        for item in batch:
+            for c, f in procs:
+                item[c] = f(item[c])
+        if compiled.positional:
+            order = compiled.positiontup or []
+            params: list = [tuple(item[k] for k in order) for item in batch]
+        else:
+            params = batch
+        await conn.exec_driver_sql(str(compiled), params)
     return len(batch)
