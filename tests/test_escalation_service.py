@@ -255,3 +255,25 @@ async def test_escalation_measures_by_partner_severity_category(db, world, clock
     assert s.median_time_to_acknowledge == timedelta(minutes=40)  # 20m and 60m
     assert s.median_time_to_resolve == timedelta(minutes=60)
     assert s.max_levels_reached == 1
+
+
+async def test_run_timers_two_runners_at_once_escalate_only_once(db, world, clock, make_escalation, make_core):
+    esc = await make_escalation(severity="P1")
+    clock.advance(minutes=15)
+    runs = await asyncio.gather(svc.run_timers(db, now=clock.now()), svc.run_timers(db, now=clock.now()))
+    assert sorted(len(r.escalated) for r in runs) == [0, 1]
+    row = await reload(db, esc.id)
+    assert row.level == 1
+    assert [e.kind for e in await _events(db, esc.id)] == ["filed", "auto_escalated"]
+
+
+async def test_acknowledge_two_people_at_once_one_wins_other_told(db, world, clock, make_escalation):
+    esc = await make_escalation()
+    results = await asyncio.gather(
+        svc.acknowledge(db, escalation_id=esc.id, actor=world.actor("lead"), now=clock.now()),
+        svc.acknowledge(db, escalation_id=esc.id, actor=world.actor("acme-am"), now=clock.now()),
+        return_exceptions=True)
+    refused = [r for r in results if isinstance(r, TransitionRefused)]
+    assert len(refused) == 1
+    assert "it is acknowledged" in str(refused[0])
+    assert [e.kind for e in await _events(db, esc.id)] == ["filed", "acknowledged"]

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from statistics import median
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -227,9 +228,28 @@ async def file_escalation(db: Database, *, actor: Actor, partner_id: int, severi
     return esc
 
 
+class _Stale(Exception):
+    """Someone changed the escalation between our read and our write."""
+
+
+async def _hold(session: AsyncSession, esc: Escalation) -> None:
+    """Take the write lock and make sure the row is still the version we read.
+
+    SQLite's driver reads outside the write transaction until the first write, so two
+    runners could both see the same due escalation; this no-op guarded UPDATE is that first
+    write, and it matches no row if another transaction got there first.
+    """
+    result = await session.execute(
+        update(Escalation).where(Escalation.id == esc.id, Escalation.version == esc.version)
+        .values(version=Escalation.version).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        raise _Stale(esc.ref)
+
+
 async def _apply(session: AsyncSession, esc: Escalation, *, move: Move, actor: Actor | None, now: datetime,
                  note: str = "", assignee: User | None = None) -> EscalationEvent:
     """Check and make one move on a loaded escalation, then record it."""
+    await _hold(session, esc)
     setting = await load_setting(session, esc.partner_id)
     from_state = esc.state
     to_state = check_move(state=from_state, move=move, actor=actor, partner_id=esc.partner_id,
@@ -271,15 +291,22 @@ async def _apply(session: AsyncSession, esc: Escalation, *, move: Move, actor: A
 
 async def _change(db: Database, escalation_id: int, *, move: Move, actor: Actor | None, now: datetime,
                   note: str = "", assignee_handle: str | None = None) -> Escalation:
-    async with db.transaction() as session:
-        esc = await get_escalation(session, escalation_id, lock=True)
-        if esc is None:
-            raise EscalationNotFound(f"There is no escalation ESC-{escalation_id}.")
-        assignee = None
-        if assignee_handle is not None:
-            assignee = await find_assignee(session, esc, assignee_handle)
-        await _apply(session, esc, move=move, actor=actor, now=now, note=note, assignee=assignee)
-    return esc
+    for attempt in range(3):
+        try:
+            async with db.transaction() as session:
+                esc = await get_escalation(session, escalation_id, lock=True)
+                if esc is None:
+                    raise EscalationNotFound(f"There is no escalation ESC-{escalation_id}.")
+                assignee = None
+                if assignee_handle is not None:
+                    assignee = await find_assignee(session, esc, assignee_handle)
+                await _apply(session, esc, move=move, actor=actor, now=now, note=note, assignee=assignee)
+            return esc
+        except _Stale:
+            if attempt == 2:
+                raise TransitionRefused(f"ESC-{escalation_id} was changed by someone else just now; "
+                                        "look at it again and retry.") from None
+    raise AssertionError("unreachable")
 
 
 async def find_assignee(session: AsyncSession, esc: Escalation, handle: str) -> User:
@@ -346,23 +373,26 @@ async def run_timers(db: Database, *, now: datetime) -> TimerRun:
         ids = await due_ids(session, now=now)
     escalated, reminded, closed = [], [], []
     for escalation_id in ids:
-        async with db.transaction() as session:
-            esc = await get_escalation(session, escalation_id, lock=True)
-            if esc is None or esc.next_action_at is None or esc.next_action_at > now:
-                continue  # another runner got there first
-            state = esc.state
-            if state is State.OPEN and esc.escalate_at is not None and esc.escalate_at <= now:
-                await _apply(session, esc, move=Move.AUTO_ESCALATE, actor=None, now=now)
-                escalated.append(esc.ref)
-            elif state is State.OPEN and esc.repeat_at is not None and esc.repeat_at <= now:
-                await _apply(session, esc, move=Move.REPEAT, actor=None, now=now)
-                reminded.append(esc.ref)
-            elif state is State.RESOLVED and esc.close_at is not None and esc.close_at <= now:
-                await _apply(session, esc, move=Move.CLOSE, actor=None, now=now)
-                closed.append(esc.ref)
-            else:
-                _reschedule(esc, await load_setting(session, esc.partner_id))
-                session.add(esc)
+        try:
+            async with db.transaction() as session:
+                esc = await get_escalation(session, escalation_id, lock=True)
+                if esc is None or esc.next_action_at is None or esc.next_action_at > now:
+                    continue  # another runner got there first
+                state = esc.state
+                if state is State.OPEN and esc.escalate_at is not None and esc.escalate_at <= now:
+                    await _apply(session, esc, move=Move.AUTO_ESCALATE, actor=None, now=now)
+                    escalated.append(esc.ref)
+                elif state is State.OPEN and esc.repeat_at is not None and esc.repeat_at <= now:
+                    await _apply(session, esc, move=Move.REPEAT, actor=None, now=now)
+                    reminded.append(esc.ref)
+                elif state is State.RESOLVED and esc.close_at is not None and esc.close_at <= now:
+                    await _apply(session, esc, move=Move.CLOSE, actor=None, now=now)
+                    closed.append(esc.ref)
+                else:
+                    _reschedule(esc, await load_setting(session, esc.partner_id))
+                    session.add(esc)
+        except _Stale:
+            continue  # another runner moved it; it is rescheduled there
     return TimerRun(tuple(escalated), tuple(reminded), tuple(closed))
 
 
