@@ -3,7 +3,8 @@
 It records every call with its arrival time (``time.monotonic``) so tests can measure that
 Retry-After was honoured, and every *accepted* post by its text, so a test can count
 deliveries per message. Runs in-process (``start()``) or as its own process
-(``python -m tests.fakes.flaky_slack PORT LOGFILE``) for the kill-and-restart test.
+(``python -m tests.fakes.flaky_slack PORT LOGFILE [FAULT_RATE [KINDS]]``, deduplicating posts
+by text) for the kill-and-restart test.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ class FlakySlack:
     hang_seconds: float = 5.0
     seed: int = 1
     log_path: str | None = None  # append accepted posts as JSON lines (survives our process)
+    kinds: tuple[str, ...] = ("429", "500", "timeout")  # which faults to inject
+    # Treat a post's text as its idempotency key: a repeat is answered with the first ts and
+    # recorded in ``duplicates`` instead of being shown twice.
+    dedupe: bool = False
+    duplicates: list[str] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     accepted: list[dict] = field(default_factory=list)
     _ts: int = 0
@@ -57,7 +63,7 @@ class FlakySlack:
             return web.json_response({"ok": True, "user_id": "UBOT", "team_id": "T1", "bot_id": "B1"})
         roll = self._rng.random()
         if roll < self.fault_rate:
-            kind = ("429", "500", "timeout")[int(roll / self.fault_rate * 3) % 3]
+            kind = self.kinds[int(roll / self.fault_rate * len(self.kinds)) % len(self.kinds)]
             self.calls.append(Call(method, now, kind, text, channel))
             if kind == "429":
                 return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
@@ -67,6 +73,13 @@ class FlakySlack:
             await asyncio.sleep(self.hang_seconds)  # the client times out first
             return web.json_response({"ok": False, "error": "timeout"}, status=504)
         self.calls.append(Call(method, now, "ok", text, channel))
+        if self.dedupe and method == "chat.postMessage":
+            first = next((a for a in self.accepted if a["text"] == text and a["method"] == method), None)
+            if first is not None:
+                self.duplicates.append(text)
+                if self.log_path:
+                    _append_line(self.log_path, json.dumps({"duplicate": text}))
+                return web.json_response({"ok": True, "channel": channel, "ts": first["ts"]})
         self._ts += 1
         ts = f"1700000000.{self._ts:06d}"
         record = {"method": method, "channel": channel, "text": text, "ts": ts,
@@ -112,8 +125,8 @@ def _append_line(path: str, line: str) -> None:
         fh.write(line + "\n")
 
 
-async def _main(port: int, log_path: str, fault_rate: float) -> None:
-    fake = FlakySlack(fault_rate=fault_rate, log_path=log_path, hang_seconds=3.0)
+async def _main(port: int, log_path: str, fault_rate: float, kinds: tuple[str, ...]) -> None:
+    fake = FlakySlack(fault_rate=fault_rate, log_path=log_path, hang_seconds=3.0, kinds=kinds, dedupe=True)
     runner, url = await fake.start(port)
     print(url, flush=True)
     try:
@@ -123,4 +136,5 @@ async def _main(port: int, log_path: str, fault_rate: float) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_main(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else 1 / 3))
+    asyncio.run(_main(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else 1 / 3,
+                      tuple(sys.argv[4].split(",")) if len(sys.argv) > 4 else ("429", "500", "timeout")))
