@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import insert
 from sqlmodel import select
 
 from bot.actions import ActionId, FormId
@@ -13,6 +12,7 @@ from bot.interactions import Press, Submission, handle_action, handle_form
 from bot.messages import FormErrors, Message, OpenForm
 from bot.services import escalations as svc
 from bot.settings import Settings
+from bot.store.alerts import BreachEpisode
 from bot.store.escalations import Escalation, EscalationEvent
 from bot.store.models import Target
 from bot.store.outbox import OutboxItem
@@ -258,16 +258,12 @@ async def test_note_form_adds_history_line(core, db, who, make_escalation):
 
 
 async def test_breach_open_escalation_prefills_from_breach(core, db, world, who, clock):
-    from bot.store.schema import metadata
-
     async with db.transaction() as session:
         target = (await session.exec(select(Target).where(Target.key == "sl-voice-day",
                                                           Target.partner_id == world.partners["acme"].id))).one()
-        table = metadata.tables["breach_episode"]
-        await session.execute(insert(table).values(
-            id=77, target_id=target.id, partner_id=target.partner_id, status="open", opened_at=clock.now(),
-            last_violating_start=clock.now(), last_violating_end=clock.now(), windows_breached=1,
-            worst_value=61.5, last_value=70.0, critical=False, alert_key="", followups=0, created_at=clock.now()))
+        session.add(BreachEpisode(id=77, target_id=target.id, partner_id=target.partner_id, opened_at=clock.now(),
+                                  last_violating_start=clock.now(), last_violating_end=clock.now(),
+                                  worst_value=61.5, last_value=70.0, created_at=clock.now()))
     result = await handle_action(core, Press(ActionId.BREACH_OPEN_ESCALATION, "breach:77", who("acme-tl")))
     form = result.open_form.form
     initial = {f.id: f.initial for f in form.fields}

@@ -6,7 +6,6 @@ that carried the button showed: the services check the actor's rights on each mo
 
 from __future__ import annotations
 
-from sqlalchemy import Table, select
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,6 +13,7 @@ from bot.actions import ActionId, FormId
 from bot.commands import CommandError, CommandRequest, command, suggest
 from bot.compose import escalation as compose
 from bot.core import Core
+from bot.domain import metrics
 from bot.domain.access import AccessDenied, Actor, require_registered
 from bot.domain.escalation import (
     Category,
@@ -29,6 +29,7 @@ from bot.domain.escalation import (
 from bot.interactions import ActionResult, FormResult, Press, Submission, on_action, on_form
 from bot.messages import FormErrors, Message, OpenForm, Reply
 from bot.services import escalations as service
+from bot.store.alerts import BreachEpisode
 from bot.store.escalations import Escalation, events_of, get_escalation, list_escalations
 from bot.store.models import Partner, Target, User
 
@@ -219,25 +220,18 @@ async def on_reassign(core: Core, press: Press) -> ActionResult:
 
 
 async def _breach_prefill(session: AsyncSession, breach_id: int) -> compose.FilingPrefill | None:
-    """Read the breach row through the shared metadata (the SLA alert module owns that table)."""
-    from bot.domain import metrics
-    from bot.store.schema import metadata
-
-    table: Table | None = metadata.tables.get("breach_episode")
-    if table is None:
+    """Return filing values describing an SLA breach episode, or None if it is gone."""
+    breach = await session.get(BreachEpisode, breach_id)
+    if breach is None:
         return None
-    row = (await session.execute(select(table).where(table.c.id == breach_id))).mappings().first()
-    if row is None:
-        return None
-    partner = await session.get(Partner, row["partner_id"])
-    target = await session.get(Target, row["target_id"]) if row.get("target_id") else None
+    partner = await session.get(Partner, breach.partner_id)
+    target = await session.get(Target, breach.target_id)
     metric = metrics.lookup(target.metric) if target is not None else None
     label = metric.label if metric is not None else (target.metric if target is not None else "a KPI")
-    lines = [f"SLA breach of {label} since {row['opened_at']:%Y-%m-%d %H:%M} UTC."]
+    lines = [f"SLA breach of {label} since {breach.opened_at:%Y-%m-%d %H:%M} UTC."]
     if target is not None:
         lines.append(f"Target: {target.comparator} {target.target_value:g} per {target.window}.")
-        if row.get("worst_value") is not None:
-            lines.append(f"Worst value: {row['worst_value']:g}; latest: {row['last_value']:g}.")
+    lines.append(f"Worst value: {breach.worst_value:g}; latest: {breach.last_value:g}.")
     return compose.FilingPrefill(partner=partner.slug if partner else None, severity=Severity.P2.value,
                                  category=Category.SLA_PERFORMANCE.value, title=f"SLA breach: {label}",
                                  description="\n".join(lines), breach_episode_id=breach_id)
