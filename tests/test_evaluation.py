@@ -230,3 +230,30 @@ async def test_evaluate_running_day_projected_to_miss_warns_once(db, core, clock
     async with db.session() as s:
         assert len((await s.execute(select(PreBreachWarning))).all()) == 1
     assert await _keys(db) == ["prebreach:1:20261115T2300@slack:C0ACMEALERT"]
+
+
+async def test_evaluate_rerun_over_judged_days_adds_no_episode_or_message(
+        db, core, clock, make_partner, make_target, add_parts):
+    acme = await make_partner()
+    await make_target(acme, critical_margin=None)
+    await add_parts(acme, _day(16), 1440, 500, 1000)
+    await add_parts(acme, _day(17), 1440, 900, 1000)
+    clock.set(_day(18) + timedelta(hours=1))
+    await evaluate(core, since=_day(16))
+    before = await _keys(db)
+    await evaluate(core, since=_day(15))  # late data for older days triggers a re-run
+    assert len(await _episodes(db)) == 1 and await _keys(db) == before
+
+
+async def test_evaluate_backfill_of_old_history_records_episodes_without_messages(
+        db, core, clock, make_partner, make_target, add_parts):
+    acme = await make_partner()
+    await make_target(acme, critical_margin=None)
+    for day in range(1, 16):
+        await add_parts(acme, _day(day), 1440, 500 if day % 3 == 0 else 900, 1000)
+    clock.set(_day(16) + timedelta(hours=1))  # day 15 breached and is the newest complete day
+    await evaluate(core, since=_day(1))
+    episodes = await _episodes(db)
+    assert len(episodes) == 5 and [e.status for e in episodes].count(EpisodeStatus.OPEN) == 1
+    # only the episode still open in the newest windows is announced
+    assert await _keys(db) == [f"breach:{episodes[-1].id}@slack:C0ACMEALERT"]
