@@ -173,9 +173,12 @@ async def _record(session: AsyncSession, esc: Escalation, setting: Setting, *, m
             _reschedule(esc, setting)
             esc.repeat_at = held_until
             esc.next_action_at = next_action(esc.escalate_at, esc.repeat_at, esc.close_at)
+            hold = f"Outside {setting.partner.name}'s business or quiet hours: people are told at {held_until:%Y-%m-%d %H:%M} UTC."
+            event.note = f"{note} ({hold})" if note else hold
         else:
+            # a held first message is not a reminder, though the timer sends it
             await _notify_level(session, esc, setting, event_key=event_key, now=now,
-                                reminder=move is Move.REPEAT)
+                                reminder=move is Move.REPEAT and esc.last_notified_at is not None)
             _reschedule(esc, setting)
     esc.version += 1
     ctx = card_context(esc, setting)
