@@ -134,6 +134,18 @@ async def _flush(db: Database, table, batch: list[dict[str, object]]) -> int:  #
         for item in batch:
             for c, f in procs:
                 item[c] = f(item[c])
+        if dialect.name == "postgresql":
+            # COPY is an order of magnitude faster than executemany on PostgreSQL.
+            raw = (await conn.get_raw_connection()).driver_connection
+            names = ", ".join(columns)
+            async with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                # One text buffer per batch; values are numbers, datetimes and plain keys
+                # (no tabs or backslashes), so str() is valid COPY text format.
+                await copy.write("".join(
+                    "\t".join("\\N" if item[c] is None else str(item[c]) for c in columns) + "\n"
+                    for item in batch
+                ))
+            return len(batch)
         if compiled.positional:
             order = compiled.positiontup or []
             params: list = [tuple(item[k] for k in order) for item in batch]
