@@ -219,3 +219,9 @@ async def test_bulk_insert_rows_match_generated_sums(db):
     (only,) = parts.values()
     assert (only.num, only.den) == (sum(r["answered_within_sla"] for r in day),
                                     sum(r["offered"] for r in day))
+
+
+def test_cli_demo_data_unwritable_out_exits_one(tmp_path, capsys):
+    target = tmp_path / "missing-dir" / "demo.csv"
+    assert main(["demo-data", "--weeks", "1", "--end", "2026-11-15", "--out", str(target)]) == 1
+    assert "cannot write" in capsys.readouterr().err

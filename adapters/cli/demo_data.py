@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from datetime import UTC, date, datetime, timedelta
 from typing import TextIO
@@ -43,11 +44,20 @@ def run(args: argparse.Namespace) -> int:
     else:
         rows = example_rows(end=end, weeks=args.weeks, seed=args.seed)
     if args.out == "-":
-        count = _write(sys.stdout, rows)
-    else:
+        try:
+            _write(sys.stdout, rows)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # `liaison demo-data | head` closes the pipe early; that is not an error.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    try:
         with open(args.out, "w", newline="", encoding="utf-8") as fh:
             count = _write(fh, rows)
-        print(f"wrote {count} rows to {args.out}", file=sys.stderr)
+    except OSError as exc:
+        print(f"liaison demo-data: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"wrote {count} rows to {args.out}", file=sys.stderr)
     return 0
 
 
