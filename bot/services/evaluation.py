@@ -7,12 +7,13 @@ Episode changes and the messages they cause commit in one transaction per target
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.compose.breach import (
@@ -32,7 +33,7 @@ from bot.messages import Status
 from bot.services.outbox import enqueue_to_route
 from bot.store.alerts import BreachEpisode, EpisodeStatus, EvaluationMark, PreBreachWarning
 from bot.store.measurements import Parts, sum_parts
-from bot.store.models import Partner, Site, Target
+from bot.store.models import Measurement, Partner, Site, Target
 
 # Without a mark or an explicit ``since``, look back at most this many windows.
 MAX_CATCHUP_WINDOWS = 48
@@ -142,10 +143,10 @@ def _worse(threshold: Threshold, a: float, b: float) -> float:
 
 
 async def _judge_window(session: AsyncSession, ctx: _Ctx, w: Window, *, now: datetime, announce: bool,
-                        latest: BreachEpisode | None, report: EvaluationReport,
-                        followup_every: timedelta) -> tuple[BreachEpisode | None, bool]:
+                        latest: BreachEpisode | None, report: EvaluationReport, followup_every: timedelta,
+                        prefetched: dict[datetime, Parts] | None = None) -> tuple[BreachEpisode | None, bool]:
     """Judge one complete window and move the episode; return (latest episode, had data)."""
-    parts = await _window_parts(session, ctx.target, w)
+    parts = prefetched.get(w.start_utc) if prefetched is not None else await _window_parts(session, ctx.target, w)
     value = parts.value if parts else None
     status = judge(value, parts.volume if parts else 0.0, ctx.threshold)
     report.windows += 1
@@ -261,6 +262,36 @@ async def _prebreach(session: AsyncSession, ctx: _Ctx, *, now: datetime, report:
     report.messages += len(items)
 
 
+async def _bulk_parts(session: AsyncSession, target: Target, windows: list[Window]) -> dict[datetime, Parts] | None:
+    """Sum a run of windows in one query (per period, bucketed here) instead of one per window."""
+    metric = CATALOGUE[target.metric]
+    if metric.aggregation is Aggregation.LAST:
+        return None  # stocks read the newest period of each window; sum_parts knows how
+    where = [Measurement.partner_id == target.partner_id, Measurement.metric == target.metric,
+             Measurement.period_start >= windows[0].start_utc, Measurement.period_start < windows[-1].end_utc]
+    if target.site_id is not None:
+        where.append(Measurement.site_id == target.site_id)
+    if target.channel is not None:
+        where.append(Measurement.channel == target.channel)
+    rows = (await session.execute(
+        select(Measurement.period_start, func.sum(Measurement.num), func.sum(Measurement.den),
+               func.sum(Measurement.aux), func.count()).where(*where).group_by(Measurement.period_start)
+    )).all()
+    starts = [w.start_utc for w in windows]
+    sums: dict[datetime, list] = {}
+    for period_start, num, den, aux, count in rows:
+        i = bisect_right(starts, period_start) - 1
+        if i < 0 or period_start >= windows[i].end_utc:
+            continue  # between windows skipped for effective dates
+        acc = sums.setdefault(starts[i], [0.0, 0.0, None, 0])
+        acc[0] += float(num or 0)
+        acc[1] += float(den or 0)
+        if aux is not None:
+            acc[2] = (acc[2] or 0.0) + float(aux)
+        acc[3] += int(count)
+    return {start: Parts(target.metric, n, d, a, c) for start, (n, d, a, c) in sums.items()}
+
+
 def _first_window(target: Target, *, tz: ZoneInfo, last_complete: Window, mark: EvaluationMark | None,
                   since: datetime | None, full: bool) -> Window:
     gran = Granularity(target.window)
@@ -294,18 +325,22 @@ async def _evaluate_target(core: Core, ctx: _Ctx, *, since: datetime | None, ful
             .order_by(BreachEpisode.id.desc()).limit(1)
         )).scalar_one_or_none()
         w = _first_window(target, tz=ctx.tz, last_complete=last_complete, mark=mark, since=since, full=full)
-        data_until: datetime | None = None
+        windows: list[Window] = []
         while w.end_utc <= now:
             if (target.effective_from is None or w.end_utc > target.effective_from) and (
                 target.effective_to is None or w.start_utc < target.effective_to
             ):
-                latest, had_data = await _judge_window(
-                    session, ctx, w, now=now, announce=w.start_utc >= announce_from, latest=latest,
-                    report=report, followup_every=followup_every,
-                )
-                if had_data:
-                    data_until = w.end_utc
+                windows.append(w)
             w = w.shift(1)
+        prefetched = await _bulk_parts(session, target, windows) if len(windows) > 1 else None
+        data_until: datetime | None = None
+        for w in windows:
+            latest, had_data = await _judge_window(
+                session, ctx, w, now=now, announce=w.start_utc >= announce_from, latest=latest,
+                report=report, followup_every=followup_every, prefetched=prefetched,
+            )
+            if had_data:
+                data_until = w.end_utc
         if latest is None or latest.status != EpisodeStatus.OPEN:
             await _prebreach(session, ctx, now=now, report=report)
         if data_until is not None:
