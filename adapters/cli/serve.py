@@ -67,8 +67,11 @@ async def _start_socket_mode(core: Core) -> object | None:
 
 
 async def serve(core: Core, *, host: str, port: int, socket_mode: bool = False,
-                stop: asyncio.Event | None = None) -> None:
-    """Run until ``stop`` is set (or SIGTERM/SIGINT): web app, scheduler, optional Socket Mode."""
+                stop: asyncio.Event | None = None, gateways: dict[str, ChatGateway] | None = None) -> None:
+    """Run until ``stop`` is set (or SIGTERM/SIGINT): web app, scheduler, optional Socket Mode.
+
+    ``gateways`` defaults to the ones the settings configure (``build_gateways``).
+    """
     from adapters.http import create_app
     from jobs.scheduler import attach_wake, build_scheduler
 
@@ -79,7 +82,7 @@ async def serve(core: Core, *, host: str, port: int, socket_mode: bool = False,
     runner = web.AppRunner(create_app(core))
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
-    scheduler = build_scheduler(core, build_gateways(core))
+    scheduler = build_scheduler(core, build_gateways(core) if gateways is None else gateways)
     listener = attach_wake(scheduler)
     scheduler.start()
     socket_client = await _start_socket_mode(core) if socket_mode else None
