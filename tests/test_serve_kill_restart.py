@@ -8,7 +8,6 @@ through SLACK_API_URL. The fake logs what it accepted to a file, so the count su
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import signal
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from adapters.cli.serve import gateway_factory
 from bot.messages import Message
 from bot.ports import SystemClock
 from bot.services import outbox
@@ -68,7 +68,7 @@ def _fake_slack(port: int, log: Path) -> subprocess.Popen:
 
 
 def _serve_command(port: int, slack_url: str) -> list[str]:
-    if importlib.util.find_spec("adapters.slack.gateway") is not None:
+    if gateway_factory("adapters.slack.gateway") is not None:
         # the real thing: `liaison serve` builds the Slack gateway from SLACK_BOT_TOKEN/SLACK_API_URL
         return [str(Path(sys.executable).parent / "liaison"), "serve", "--port", str(port)]
     # until the Slack adapter lands: the same serve() with tests' aiohttp Slack gateway

@@ -7,6 +7,7 @@ import asyncio
 import importlib
 import logging
 import signal
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -44,17 +45,27 @@ def build_gateways(core: Core) -> dict[str, ChatGateway]:
     return gateways
 
 
-def _make(module_name: str, core: Core) -> ChatGateway | None:
+FACTORY_NAMES = ("gateway_from_core", "gateway_from_settings", "build_gateway")
+
+
+def gateway_factory(module_name: str) -> Callable[[Core], ChatGateway] | None:
+    """Find the adapter's gateway factory (a function of the Core), or None when not available."""
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         log.warning("%s is not available (%s); messages for it stay in the outbox", module_name, exc)
         return None
-    factory = getattr(module, "gateway_from_settings", None) or getattr(module, "build_gateway", None)
-    if factory is None:
-        log.warning("%s has no gateway_from_settings(core); messages for it stay in the outbox", module_name)
-        return None
-    return factory(core)
+    for name in FACTORY_NAMES:
+        factory = getattr(module, name, None)
+        if factory is not None:
+            return factory
+    log.warning("%s has none of %s; messages for it stay in the outbox", module_name, ", ".join(FACTORY_NAMES))
+    return None
+
+
+def _make(module_name: str, core: Core) -> ChatGateway | None:
+    factory = gateway_factory(module_name)
+    return factory(core) if factory is not None else None
 
 
 async def _start_socket_mode(core: Core) -> object | None:
