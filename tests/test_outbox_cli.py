@@ -49,3 +49,11 @@ async def test_outbox_retry_all_failed_requeues_and_unknown_id_explains(db, db_u
     async with db.session() as s:
         dead = (await s.execute(select(OutboxItem).where(OutboxItem.key == "dead"))).scalar_one()
     assert dead.status == OutboxStatus.PENDING and dead.attempts == 0
+
+
+async def test_evaluate_cli_reports_counts_and_rejects_bad_since(db, db_url, monkeypatch, capsys):
+    monkeypatch.setenv("LIAISON_DATABASE_URL", db_url)
+    assert _run(["evaluate", "--since", "yesterday-ish"]) == 2
+    assert "YYYY-MM-DD" in capsys.readouterr().out
+    assert _run(["evaluate"]) == 0
+    assert "judged 0 windows of 0 targets" in capsys.readouterr().out
