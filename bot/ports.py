@@ -23,6 +23,19 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class ManualClock:
+    """A clock someone else moves: the demo replays days with it, tests drive schedules."""
+
+    def __init__(self, moment: datetime) -> None:
+        self._now = moment.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        self._now = moment.astimezone(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class PostResult:
     """Where a message landed, so it can be edited or threaded later."""

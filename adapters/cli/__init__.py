@@ -15,6 +15,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "adapters.cli.serve",
     "adapters.cli.outbox",
     "adapters.cli.evaluate",
+    "adapters.cli.demo",
+    "adapters.cli.shell",
     "adapters.cli.db",
     "adapters.cli.config",
     "adapters.cli.demo_data",

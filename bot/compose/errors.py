@@ -17,8 +17,9 @@ def unknown_action(name: str) -> Message:
 
 def not_understood(problem: str, *, suggestions: tuple[str, ...] = (), usage: str | None = None) -> Message:
     """Say what was not understood, the closest valid names, and how to ask."""
-    bullets = tuple(f"Did you mean: {s}" for s in suggestions)
-    sections = [Section(text=problem, bullets=bullets)]
+    sections = []
+    if suggestions:
+        sections.append(Section(heading="Did you mean", bullets=tuple(suggestions)))
     if usage:
         sections.append(Section(heading="Usage", text=usage))
     return Message(title="I didn't understand that", summary=problem, severity=Severity.WARNING,

@@ -1,0 +1,92 @@
+"""Shared pieces of the command grammar: partner, metric and window tokens with suggestions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.commands import CommandError, suggest
+from bot.domain.access import AccessDenied, Actor
+from bot.domain.metrics import lookup
+from bot.domain.metrics import names as metric_names
+from bot.domain.windows import WINDOW_HELP, WINDOW_WORDS, looks_like_window
+from bot.store.models import Partner
+
+ALL = "all"
+
+
+@dataclass
+class KpiArgs:
+    """What ``kpi [partner|all] [metric ...] [window] [digest]`` asked for."""
+
+    partner: str | None = None  # slug, "all" or None (default for the actor)
+    metrics: list[str] = field(default_factory=list)
+    window: str | None = None
+    extra: list[str] = field(default_factory=list)  # trailing words such as "digest"
+
+
+async def partners_by_token(session: AsyncSession) -> dict[str, Partner]:
+    """Map every accepted partner token (slug, lower-cased name) to its partner."""
+    rows = (await session.execute(select(Partner).where(Partner.active.is_(True)))).scalars().all()
+    tokens: dict[str, Partner] = {}
+    for p in rows:
+        tokens[p.slug.lower()] = p
+        tokens[p.name.lower()] = p
+    return tokens
+
+
+def split_kpi_args(args: Sequence[str], partner_tokens: set[str], *, extras: Sequence[str] = ()) -> KpiArgs:
+    """Sort tokens into partner / metrics / window; unknown ones raise CommandError with suggestions."""
+    out = KpiArgs()
+    for i, raw in enumerate(args):
+        token = raw.lower()
+        if token in extras:
+            out.extra.append(token)
+        elif i == 0 and (token == ALL or token in partner_tokens):
+            out.partner = token
+        elif lookup(token):
+            out.metrics.append(lookup(token).key)  # type: ignore[union-attr]
+        elif looks_like_window(token):
+            if out.window:
+                raise CommandError(f"Two windows given ('{out.window}' and '{raw}'); give one.")
+            out.window = token
+        else:
+            raise _unknown_token(raw, i, partner_tokens)
+    return out
+
+
+def _unknown_token(raw: str, position: int, partner_tokens: set[str]) -> CommandError:
+    token = raw.lower()
+    candidates: list[str] = []
+    if position == 0:
+        candidates += suggest(token, partner_tokens | {ALL})
+    candidates += suggest(token, metric_names())
+    candidates += suggest(token, WINDOW_WORDS)
+    what = "a partner, metric or window" if position == 0 else "a metric or window"
+    return CommandError(
+        f"'{raw}' is not {what} I know. Windows: {WINDOW_HELP}.",
+        suggestions=tuple(dict.fromkeys(candidates))[:4],
+    )
+
+
+async def resolve_partner(session: AsyncSession, token: str, actor: Actor) -> Partner:
+    """Return the partner a token names, if the actor may see it; else a clear error."""
+    tokens = await partners_by_token(session)
+    partner = tokens.get(token.lower())
+    if partner is None:
+        raise CommandError(f"There is no partner called '{token}'.",
+                           suggestions=tuple(suggest(token, {p.slug for p in tokens.values()})))
+    if not actor.can_see_partner(partner.id):
+        raise AccessDenied(f"You can only see your own partner's data, not {partner.name}'s.")
+    return partner
+
+
+async def visible_partners(session: AsyncSession, actor: Actor) -> list[Partner]:
+    """Return the partners the actor may see, by name."""
+    stmt = select(Partner).where(Partner.active.is_(True)).order_by(Partner.name)
+    if not actor.is_client_side:
+        stmt = stmt.where(Partner.id == (actor.partner_id or -1))
+    return list((await session.execute(stmt)).scalars().all())

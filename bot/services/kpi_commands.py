@@ -1,0 +1,149 @@
+"""The kpi, sla and help verbs, and the Share-in-channel button."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.actions import ActionId
+from bot.commands import CommandError, CommandRequest, command, commands, dispatch
+from bot.compose.breach import open_breaches_section
+from bot.compose.help import help_message
+from bot.compose.kpi import KpiAnswer, TargetStatus, kpi_answer, sla_status
+from bot.core import Core
+from bot.domain.access import Actor, require_registered
+from bot.domain.metrics import CATALOGUE
+from bot.domain.sla import judge
+from bot.domain.windows import Granularity, WindowError, window_containing
+from bot.grammar import ALL, partners_by_token, resolve_partner, split_kpi_args, visible_partners
+from bot.interactions import ActionResult, Press, on_action
+from bot.messages import Message, Reply
+from bot.services.evaluation import open_episode_views
+from bot.services.kpi_query import DEFAULT_WINDOW, PORTFOLIO_METRICS, query_kpis, threshold_of
+from bot.store.measurements import sum_parts
+from bot.store.models import Partner, Site, Target
+
+KPI_USAGE = "kpi [partner|all] [metric ...] [window]"
+# Trailing words other features answer for a single partner, e.g. "kpi acme digest".
+# Each maps to an async handler (core, request, partner) -> Reply.
+KPI_EXTENSIONS: dict[str, Callable[[Core, CommandRequest, Partner], Awaitable[Reply]]] = {}
+
+
+def _default_metrics(session_partner_targets: list[Target]) -> list[str]:
+    """Return the metrics a partner has targets for, in catalogue order."""
+    keys = {t.metric for t in session_partner_targets if t.active}
+    return [k for k in CATALOGUE if k in keys] or list(PORTFOLIO_METRICS)
+
+
+@command("kpi", summary="KPIs with target, status, change and trend.", usage=KPI_USAGE,
+         examples=("kpi", "kpi acme", "kpi all csat last-week", "kpi acme aht fcr 2026-W46", "kpi northwind sl 28d"))
+async def kpi(core: Core, request: CommandRequest) -> Reply:
+    actor = request.actor
+    require_registered(actor)
+    if request.args[:1] == ("help",):
+        return help_message([s for s in commands() if s.verb == "kpi"], registered=True)
+    async with core.db.session() as session:
+        tokens = await partners_by_token(session)
+        ask = split_kpi_args(request.args, set(tokens), extras=tuple(KPI_EXTENSIONS))
+        if ask.partner and ask.partner != ALL:
+            partners = [await resolve_partner(session, ask.partner, actor)]
+        else:  # "all", or nothing: client side sees the portfolio, partner users their own
+            partners = await visible_partners(session, actor)
+        if not partners:
+            raise CommandError("There are no active partners to show yet. An admin adds them with `liaison config apply`.")
+        if ask.extra:
+            if len(partners) != 1:
+                raise CommandError(f"'{ask.extra[0]}' needs one partner, e.g. `kpi acme {ask.extra[0]}`.")
+            return await KPI_EXTENSIONS[ask.extra[0]](core, request, partners[0])
+        metrics = ask.metrics
+        if not metrics:
+            if len(partners) == 1:
+                targets = (await session.execute(select(Target).where(Target.partner_id == partners[0].id))).scalars().all()
+                metrics = _default_metrics(list(targets))
+            else:
+                metrics = list(PORTFOLIO_METRICS)
+        try:
+            lines = await query_kpis(session, partners=partners, metrics=metrics,
+                                     window_spec=ask.window or DEFAULT_WINDOW, now=core.clock.now())
+        except WindowError as exc:
+            raise CommandError(str(exc)) from exc
+    label = lines[0].window.label if lines else (ask.window or DEFAULT_WINDOW)
+    text = " ".join(("kpi", *request.args))
+    return kpi_answer(lines, ask=KpiAnswer(command_text=text, window_label=label))
+
+
+async def target_statuses(session: AsyncSession, partners: list[Partner], *, now) -> list[TargetStatus]:  # noqa: ANN001
+    """Judge each active target over its newest complete window and the running one."""
+    out: list[TargetStatus] = []
+    ids = [p.id for p in partners]
+    sites = dict((await session.execute(select(Site.id, Site.name).where(Site.partner_id.in_(ids)))).all())
+    targets = (await session.execute(
+        select(Target).where(Target.partner_id.in_(ids), Target.active.is_(True)).order_by(Target.partner_id, Target.id)
+    )).scalars().all()
+    by_id = {p.id: p for p in partners}
+    for t in targets:
+        partner = by_id[t.partner_id]
+        running = window_containing(Granularity(t.window), now, ZoneInfo(partner.timezone))
+        complete = running.previous()
+        values = []
+        for w in (complete, running):
+            sums = await sum_parts(session, partner_ids=[partner.id], metrics=[t.metric], start=w.start_utc,
+                                   end=w.end_utc, site_id=t.site_id, channel=t.channel)
+            parts = next(iter(sums.values()), None)
+            values.append((parts.value if parts else None, parts.volume if parts else 0.0))
+        threshold = threshold_of(t)
+        scope = " · ".join(x for x in (sites.get(t.site_id) if t.site_id else "all sites", t.channel or "all channels") if x)
+        out.append(TargetStatus(
+            partner_name=partner.name, scope=scope, metric=CATALOGUE[t.metric], comparator=t.comparator,
+            target=t.target_value, window_label=complete.label, value=values[0][0],
+            status=judge(values[0][0], values[0][1], threshold), running_label=running.label,
+            running_value=values[1][0], running_status=judge(values[1][0], values[1][1], threshold),
+            volume=values[0][1],
+        ))
+    return out
+
+
+@command("sla", summary="SLA compliance per target and the open breaches.", usage="sla [partner]",
+         examples=("sla", "sla acme"))
+async def sla(core: Core, request: CommandRequest) -> Reply:
+    actor = request.actor
+    require_registered(actor)
+    async with core.db.session() as session:
+        if request.args:
+            partners = [await resolve_partner(session, request.args[0], actor)]
+        else:
+            partners = await visible_partners(session, actor)
+        statuses = await target_statuses(session, partners, now=core.clock.now())
+        views = await open_episode_views(session, partner_ids=[p.id for p in partners])
+    scope = partners[0].name if len(partners) == 1 else "all partners"
+    return sla_status(statuses, open_breaches=open_breaches_section(views), title_scope=scope)
+
+
+@command("help", summary="What Liaison can do, with examples.", usage="help", examples=("help",), slash=False)
+async def help_(core: Core, request: CommandRequest) -> Reply:
+    return help_message(commands(), registered=request.actor.registered,
+                        prefix="/" if request.platform == "slack" else "")
+
+
+def shared_copy(message: Message, actor: Actor) -> Message:
+    """Return a public copy of an answer, saying who shared it, without the Share button."""
+    from dataclasses import replace
+
+    note = f"Shared by {actor.display}."
+    return replace(message, ephemeral=False, actions=tuple(a for a in message.actions if a.id is not ActionId.SHARE_IN_CHANNEL),
+                   context=f"{note} {message.context}" if message.context else note)
+
+
+@on_action(ActionId.SHARE_IN_CHANNEL)
+async def share_in_channel(core: Core, press: Press) -> ActionResult:
+    """Re-run the shared command for the presser (re-authorized) and post it publicly."""
+    reply = await dispatch(core, text=press.value, actor=press.actor, platform=press.actor.platform,
+                           channel=press.channel)
+    if not isinstance(reply, Message) or not any(a.id is ActionId.SHARE_IN_CHANNEL for a in reply.actions):
+        # A refusal or error is answered privately; nothing goes to the channel.
+        return ActionResult(reply=reply if isinstance(reply, Message) else None)
+    return ActionResult(post_in_channel=shared_copy(reply, press.actor))
+
