@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "adapters.cli.evaluate",
     "adapters.cli.demo",
     "adapters.cli.shell",
+    "adapters.cli.ingest",
     "adapters.cli.db",
     "adapters.cli.config",
     "adapters.cli.demo_data",

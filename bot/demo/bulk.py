@@ -1,12 +1,12 @@
 """Bulk path for benchmarks: generated rows -> Measurement rows, inserted in large batches.
 
-The row -> metric-parts mapping follows BRIEF's "Metric parts" contract; it lives here
-because no shared ingest mapping existed when this was written.
+The row -> metric-parts mapping is the ingest one (bot.ingest.rows), so generated data and
+ingested files land identically.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ from sqlalchemy import insert
 from sqlmodel import select
 
 from bot.demo.generator import ChannelSpec, PartnerSpec, Row, SiteSpec
+from bot.ingest.rows import metric_parts
 from bot.store.db import Database
 from bot.store.models import Measurement, Partner, Site
 
@@ -26,24 +27,6 @@ _DEFAULTS = {
     "social": ChannelSpec("social", 400, 300.0, threshold_seconds=900, target=0.80),
 }
 
-# metric -> (num column, den column or None for 1, aux column or None); NPS is special.
-_PARTS: tuple[tuple[str, str, str | None, str | None], ...] = (
-    ("service_level", "answered_within_sla", "offered", None),
-    ("asa", "wait_seconds", "answered", None),
-    ("abandon_rate", "abandoned", "offered", None),
-    ("aht", "handle_seconds", "handled", None),
-    ("fcr", "fcr_resolved", "handled", None),
-    ("csat", "csat_positive", "csat_responses", None),
-    ("ces", "ces_points", "ces_responses", None),
-    ("qa_score", "qa_points", "qa_max", None),
-    ("backlog", "backlog", None, None),
-    ("first_response_time", "first_response_seconds", "tickets", None),
-    ("attrition", "leavers", "headcount", None),
-    ("training_completion", "trainings_completed", "trainings_assigned", None),
-    ("schedule_adherence", "adherent_seconds", "scheduled_seconds", None),
-)
-
-
 def synthetic_partners(n: int, channels: Sequence[str] = ("voice", "chat", "email")) -> list[PartnerSpec]:
     """Return ``n`` bench partners (one site each) handling ``channels``."""
     return [
@@ -51,19 +34,6 @@ def synthetic_partners(n: int, channels: Sequence[str] = ("voice", "chat", "emai
                     (SiteSpec("main", tuple(_DEFAULTS[c] for c in channels)),), name=f"Bench partner {i}")
         for i in range(1, n + 1)
     ]
-
-
-def metric_parts(row: Row) -> Iterator[tuple[str, float, float, float | None]]:
-    """Yield (metric, num, den, aux) for every metric whose parts the row carries."""
-    for metric, num_col, den_col, _ in _PARTS:
-        num = row.get(num_col)
-        den = 1 if den_col is None else row.get(den_col)
-        if num is None or den is None:
-            continue
-        yield metric, float(num), float(den), None  # type: ignore[arg-type]
-    p, s, d = row.get("nps_promoters"), row.get("nps_passives"), row.get("nps_detractors")
-    if p is not None and s is not None and d is not None:
-        yield "nps", float(p), float(p + s + d), float(d)  # type: ignore[operator]
 
 
 async def seed_partners(db: Database, specs: Sequence[PartnerSpec]) -> dict[tuple[str, str], tuple[int, int]]:

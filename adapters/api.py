@@ -1,0 +1,63 @@
+"""The ingest API: ``POST /api/v1/measurements`` with a bearer token."""
+
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+
+from bot.core import Core
+from bot.ingest.parse import FormatError, parse_json
+from bot.services.ingest import ingest_records
+
+_CORE: web.AppKey[Core] = web.AppKey("api_core", Core)
+
+
+def _problem(status: int, message: str, **extra: object) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+def _authorized(request: web.Request, core: Core) -> bool:
+    token = core.settings.ingest_token
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if token is None or scheme.lower() != "bearer" or not given:
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.get_secret_value().encode())
+
+
+async def post_measurements(request: web.Request) -> web.Response:
+    core = request.app[_CORE]
+    if core.settings.ingest_token is None:
+        return _problem(503, "ingest is disabled: set LIAISON_INGEST_TOKEN on the server")
+    if not _authorized(request, core):
+        return _problem(401, "missing or wrong bearer token", hint="send Authorization: Bearer <LIAISON_INGEST_TOKEN>")
+    limit = core.settings.ingest_max_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return _problem(413, f"body larger than {limit} bytes; split the file")
+    if request.content_type != "application/json":
+        return _problem(415, "send JSON with Content-Type: application/json")
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        return _problem(413, f"body larger than {limit} bytes; split the file")
+    try:
+        records, errors = parse_json(body)
+    except FormatError as exc:
+        return _problem(422, str(exc), errors=[])
+    report = await ingest_records(core, records, source="api", errors=errors)
+    if report.errors:
+        return web.json_response({"error": "rejected, nothing was written", "errors": [
+            {"item": _item(e.where), "field": e.field, "error": e.error} for e in report.errors
+        ]}, status=422)
+    return web.json_response({"rows": report.rows, "measurements": report.measurements, "created": report.created,
+                              "changed": report.changed, "unchanged": report.unchanged})
+
+
+def _item(where: str) -> int | None:
+    word, _, number = where.partition(" ")
+    return int(number) if word == "item" and number.isdigit() else None
+
+
+def mount(app: web.Application, core: Core) -> None:
+    app[_CORE] = core
+    app.router.add_post("/api/v1/measurements", post_measurements)

@@ -1,0 +1,1 @@
+"""KPI ingestion: the export formats partners send, their validation, and their metric parts."""

@@ -1,0 +1,83 @@
+"""The ingest row: one partner/site/channel/interval with the counts an ACD/WFM export carries.
+
+Each metric is built from parts (``num``/``den``/``aux``) so any window aggregates by sums.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+IDENTITY_COLUMNS = ("partner", "site", "channel", "interval_start", "interval_minutes")
+COUNT_COLUMNS = (
+    "offered", "answered", "answered_within_sla", "sla_threshold_seconds", "abandoned", "wait_seconds",
+    "handled", "handle_seconds", "fcr_resolved", "csat_positive", "csat_responses", "nps_promoters",
+    "nps_passives", "nps_detractors", "ces_points", "ces_responses", "qa_points", "qa_max", "backlog",
+    "first_response_seconds", "tickets", "leavers", "headcount", "trainings_completed",
+    "trainings_assigned", "adherent_seconds", "scheduled_seconds",
+)
+COLUMNS = IDENTITY_COLUMNS + COUNT_COLUMNS
+REQUIRED = ("partner", "channel", "interval_start", "interval_minutes")
+INTERVALS = (15, 30, 60, 1440)
+
+# metric -> (num column, den column or None for a stock, aux column or None)
+PARTS: tuple[tuple[str, str, str | None], ...] = (
+    ("service_level", "answered_within_sla", "offered"),
+    ("asa", "wait_seconds", "answered"),
+    ("abandon_rate", "abandoned", "offered"),
+    ("aht", "handle_seconds", "handled"),
+    ("fcr", "fcr_resolved", "handled"),
+    ("csat", "csat_positive", "csat_responses"),
+    ("ces", "ces_points", "ces_responses"),
+    ("qa_score", "qa_points", "qa_max"),
+    ("backlog", "backlog", None),
+    ("first_response_time", "first_response_seconds", "tickets"),
+    ("attrition", "leavers", "headcount"),
+    ("training_completion", "trainings_completed", "trainings_assigned"),
+    ("schedule_adherence", "adherent_seconds", "scheduled_seconds"),
+)
+NPS_COLUMNS = ("nps_promoters", "nps_passives", "nps_detractors")
+# part columns that may never exceed their whole (the error names both)
+PART_OF: tuple[tuple[str, str], ...] = (
+    ("answered", "offered"), ("answered_within_sla", "offered"), ("answered_within_sla", "answered"), ("abandoned", "offered"),
+    ("fcr_resolved", "handled"), ("csat_positive", "csat_responses"), ("qa_points", "qa_max"),
+    ("trainings_completed", "trainings_assigned"), ("adherent_seconds", "scheduled_seconds"),
+    ("leavers", "headcount"),
+)
+
+
+def metric_parts(counts: Mapping[str, object]) -> Iterator[tuple[str, float, float, float | None]]:
+    """Yield (metric, num, den, aux) for every metric whose parts the row carries."""
+    for metric, num_col, den_col in PARTS:
+        num = counts.get(num_col)
+        den = 1 if den_col is None else counts.get(den_col)
+        if num is None or den is None:
+            continue
+        yield metric, float(num), float(den), None  # type: ignore[arg-type]
+    p, s, d = (counts.get(c) for c in NPS_COLUMNS)
+    if p is not None and s is not None and d is not None:
+        yield "nps", float(p), float(p) + float(s) + float(d), float(d)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRow:
+    """One validated row, tied to the place it came from (CSV line or JSON item)."""
+
+    where: str  # "line 14" or "item 3"
+    partner: str
+    site: str
+    channel: str
+    start: datetime  # aware
+    minutes: int
+    counts: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    where: str
+    field: str | None
+    error: str
+
+    def render(self) -> str:
+        return f"{self.where}: {self.field + ': ' if self.field else ''}{self.error}"

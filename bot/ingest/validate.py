@@ -1,0 +1,152 @@
+"""Check every raw record against the rules; collect every problem, never stop at the first."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.domain.channels import ContactChannel
+from bot.ingest.parse import RawRecord
+from bot.ingest.rows import COUNT_COLUMNS, INTERVALS, PART_OF, IngestRow, RowError
+
+_CHANNELS = {c.value for c in ContactChannel}
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerInfo:
+    id: int
+    timezone: str
+    sites: Mapping[str, int]  # site key -> site id
+
+
+def _number(value: object) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError("is true/false, not a count")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _minutes(start: datetime, minutes: int, tz: ZoneInfo) -> str | None:
+    """Say why an interval start does not align to its length in the partner's time, or None."""
+    local = start.astimezone(tz)
+    if minutes == 1440:
+        return None if (local.hour, local.minute, local.second) == (0, 0, 0) else \
+            f"a daily row must start at local midnight in {tz.key}, not {local.strftime('%H:%M')}"
+    # Offsets such as +05:30 shift hour boundaries, so alignment is judged on local time.
+    misaligned = local.second or local.microsecond or local.minute % minutes
+    if misaligned:
+        return f"a {minutes}-minute interval must start on a {minutes}-minute boundary, not {local.strftime('%H:%M:%S')}"
+    return None
+
+
+def interval_end(start: datetime, minutes: int, tz: ZoneInfo) -> datetime:
+    """Return the end of an interval; a daily row ends at the next local midnight (23-25 h across DST)."""
+    if minutes == 1440:
+        local = start.astimezone(tz)
+        nxt = (local.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=tz)
+        return nxt
+    return start + timedelta(minutes=minutes)
+
+
+def validate(records: Sequence[RawRecord], partners: Mapping[str, PartnerInfo]) -> tuple[list[IngestRow], list[RowError]]:
+    """Return the valid rows and every error; the caller writes nothing when errors exist."""
+    rows: list[IngestRow] = []
+    errors: list[RowError] = []
+    for rec in records:
+        row, row_errors = _check(rec, partners)
+        errors += row_errors
+        if row is not None:
+            rows.append(row)
+    errors += _overlaps(rows, partners)
+    return rows, errors
+
+
+def _check(rec: RawRecord, partners: Mapping[str, PartnerInfo]) -> tuple[IngestRow | None, list[RowError]]:
+    v, where = rec.values, rec.where
+    errs: list[RowError] = []
+
+    def err(field: str | None, message: str) -> None:
+        errs.append(RowError(where, field, message))
+
+    slug = str(v.get("partner") or "").strip()
+    site = str(v.get("site") or "").strip()
+    channel = str(v.get("channel") or "").strip().lower()
+    info = partners.get(slug)
+    if not slug:
+        err("partner", "is empty")
+    elif info is None:
+        err("partner", f"unknown partner '{slug}' (known: {', '.join(sorted(partners)) or 'none'})")
+    elif site and site not in info.sites:
+        err("site", f"'{site}' is not a site of {slug} (sites: {', '.join(sorted(info.sites)) or 'none'})")
+    if channel not in _CHANNELS:
+        err("channel", f"'{v.get('channel')}' is not a channel; use one of {', '.join(sorted(_CHANNELS))}")
+    start: datetime | None = None
+    raw_start = v.get("interval_start")
+    try:
+        start = datetime.fromisoformat(str(raw_start).replace("Z", "+00:00"))
+        if start.tzinfo is None:
+            err("interval_start", f"'{raw_start}' has no UTC offset; write e.g. 2026-11-16T08:15:00+01:00 or ...Z")
+            start = None
+    except ValueError:
+        err("interval_start", f"'{raw_start}' is not an ISO 8601 time")
+    minutes: int | None = None
+    try:
+        minutes = int(str(v.get("interval_minutes")).strip())
+        if minutes not in INTERVALS:
+            err("interval_minutes", f"{minutes} is not an interval length; use {', '.join(map(str, INTERVALS))}")
+            minutes = None
+    except ValueError:
+        err("interval_minutes", f"'{v.get('interval_minutes')}' is not a whole number of minutes")
+    if start is not None and minutes is not None and info is not None:
+        problem = _minutes(start, minutes, ZoneInfo(info.timezone))
+        if problem:
+            err("interval_start", problem)
+    counts: dict[str, float] = {}
+    for col in COUNT_COLUMNS:
+        try:
+            n = _number(v.get(col))
+        except (TypeError, ValueError):
+            err(col, f"'{v.get(col)}' is not a number")
+            continue
+        if n is None:
+            continue
+        if n < 0:
+            err(col, f"is negative ({n:g})")
+            continue
+        counts[col] = n
+    for part, whole in PART_OF:
+        if part in counts and whole in counts and counts[part] > counts[whole]:
+            err(part, f"{part} ({counts[part]:g}) is larger than {whole} ({counts[whole]:g})")
+    if not counts:
+        err(None, "the row carries no counts")
+    if errs or start is None or minutes is None or info is None:
+        return None, errs
+    return IngestRow(where, slug, site, channel, start, minutes, counts), []
+
+
+def _overlaps(rows: Sequence[IngestRow], partners: Mapping[str, PartnerInfo]) -> list[RowError]:
+    """Find rows of one scope whose periods overlap and that measure the same counts."""
+    errors: list[RowError] = []
+    by_scope: dict[tuple[str, str, str], list[IngestRow]] = defaultdict(list)
+    for r in rows:
+        by_scope[(r.partner, r.site, r.channel)].append(r)
+    for scope_rows in by_scope.values():
+        tz = ZoneInfo(partners[scope_rows[0].partner].timezone)
+        spans = sorted(((r.start, interval_end(r.start, r.minutes, tz), r) for r in scope_rows),
+                       key=lambda t: t[0])
+        for i, (start, end, row) in enumerate(spans):
+            for start2, _end2, other in spans[i + 1:]:
+                if start2 >= end:
+                    break
+                shared = set(row.counts) & set(other.counts)
+                if not shared:
+                    continue  # a daily survey row beside 15-minute call rows measures other things
+                what = "repeats" if (start2, other.minutes) == (start, row.minutes) else "overlaps"
+                errors.append(RowError(other.where, "interval_start",
+                                       f"{what} {row.where} for {row.partner}/{row.site or '-'}/{row.channel} "
+                                       f"({', '.join(sorted(shared)[:3])})"))
+    return errors
