@@ -52,7 +52,7 @@ def split_kpi_args(args: Sequence[str], partner_tokens: set[str], *, extras: Seq
         elif looks_like_window(token):
             if out.window:
                 raise CommandError(f"Two windows given ('{out.window}' and '{raw}'); give one.")
-            out.window = token
+            out.window = raw
         else:
             raise _unknown_token(raw, i, partner_tokens)
     return out

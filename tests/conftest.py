@@ -85,3 +85,50 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 def clock() -> FrozenClock:
     """A clock frozen at Monday 2026-11-16 10:00 UTC; tests move it with advance()."""
     return FrozenClock.at("2026-11-16T10:00:00+00:00")
+
+
+@pytest.fixture
+def core(db, clock):
+    """A Core on the test database with the frozen clock and default settings."""
+    from bot.core import Core
+    from bot.settings import Settings
+
+    return Core(db=db, settings=Settings(_env_file=None, database_url=db.url), clock=clock)
+
+
+@pytest.fixture
+def make_partner(db):
+    """Create a partner with sites: ``await make_partner("acme", tz="Europe/Berlin", sites=("krakow",))``."""
+    from bot.store.models import Partner, Site
+
+    async def make(slug: str = "acme", *, name: str | None = None, tz: str = "Europe/Berlin",
+                   sites: tuple[str, ...] = ("krakow",)) -> Partner:
+        async with db.transaction() as s:
+            partner = Partner(slug=slug, name=name or slug.title(), timezone=tz)
+            s.add(partner)
+            await s.flush()
+            for key in sites:
+                s.add(Site(partner_id=partner.id, key=key, name=key.title()))
+        return partner
+
+    return make
+
+
+@pytest.fixture
+def make_user(db):
+    """Create a user: ``await make_user("U1", role="partner", partner=acme)``; returns the Actor."""
+    from bot.domain.access import Actor, Role
+    from bot.store.models import User
+
+    async def make(uid: str, *, role: str = "client", partner=None, platform: str = "console",  # noqa: ANN001
+                   capabilities: tuple[str, ...] = ()) -> Actor:
+        async with db.transaction() as s:
+            user = User(platform=platform, platform_user_id=uid, name=uid, role=role,
+                        partner_id=partner.id if partner else None, capabilities=list(capabilities))
+            s.add(user)
+            await s.flush()
+        return Actor(platform=platform, platform_user_id=uid, role=Role(role), user_id=user.id, name=uid,
+                     partner_id=partner.id if partner else None, partner_slug=partner.slug if partner else None,
+                     capabilities=frozenset(capabilities))
+
+    return make
