@@ -7,12 +7,13 @@ Episode changes and the messages they cause commit in one transaction per target
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, column, func, select, values
+from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.compose.breach import (
@@ -33,7 +34,6 @@ from bot.services.outbox import enqueue_to_route
 from bot.store.alerts import BreachEpisode, EpisodeStatus, EvaluationMark, PreBreachWarning
 from bot.store.measurements import Parts, sum_parts
 from bot.store.models import Measurement, Partner, Site, Target
-from bot.store.types import UTCDateTime
 
 # Without a mark or an explicit ``since``, look back at most this many windows.
 MAX_CATCHUP_WINDOWS = 48
@@ -262,41 +262,39 @@ async def _prebreach(session: AsyncSession, ctx: _Ctx, *, now: datetime, report:
     report.messages += len(items)
 
 
-BULK_WINDOWS = 400  # windows per query: keeps bound parameters far below SQLite's limit
-
-
 async def _bulk_parts(session: AsyncSession, target: Target, windows: list[Window]) -> dict[datetime, Parts] | None:
-    """Sum a run of windows in the database, a few queries per target instead of one per window.
+    """Sum a run of windows in one query (per period, bucketed here) instead of one per window.
 
-    The window edges go in as a VALUES table joined on the period start, so the database
-    groups by local window (DST-safe: the edges come from the partner's calendar).
+    Bucketing happens in Python on purpose: a join against a VALUES list of window edges was
+    tried and PostgreSQL, without fresh statistics after a bulk load, planned it as a
+    nested loop over every (period, window) pair: seconds per target instead of milliseconds.
     """
     metric = CATALOGUE[target.metric]
     if metric.aggregation is Aggregation.LAST:
         return None  # stocks read the newest period of each window; sum_parts knows how
-    out: dict[datetime, Parts] = {}
-    for i in range(0, len(windows), BULK_WINDOWS):
-        chunk = windows[i:i + BULK_WINDOWS]
-        edges = values(column("ws", UTCDateTime()), column("we", UTCDateTime()), name="edges").data(
-            [(w.start_utc, w.end_utc) for w in chunk]).cte("edges")  # WITH edges(ws, we): SQLite reads it too
-        where = [Measurement.partner_id == target.partner_id, Measurement.metric == target.metric,
-                 Measurement.period_start >= chunk[0].start_utc, Measurement.period_start < chunk[-1].end_utc]
-        if target.site_id is not None:
-            where.append(Measurement.site_id == target.site_id)
-        if target.channel is not None:
-            where.append(Measurement.channel == target.channel)
-        stmt = (
-            select(edges.c.ws, func.sum(Measurement.num), func.sum(Measurement.den), func.sum(Measurement.aux),
-                   func.count())
-            .select_from(edges)
-            .join(Measurement, and_(Measurement.period_start >= edges.c.ws, Measurement.period_start < edges.c.we))
-            .where(*where)
-            .group_by(edges.c.ws)
-        )
-        for ws, num, den, aux, count in (await session.execute(stmt)).all():
-            out[ws] = Parts(target.metric, float(num or 0), float(den or 0),
-                            None if aux is None else float(aux), int(count))
-    return out
+    where = [Measurement.partner_id == target.partner_id, Measurement.metric == target.metric,
+             Measurement.period_start >= windows[0].start_utc, Measurement.period_start < windows[-1].end_utc]
+    if target.site_id is not None:
+        where.append(Measurement.site_id == target.site_id)
+    if target.channel is not None:
+        where.append(Measurement.channel == target.channel)
+    rows = (await session.execute(
+        select(Measurement.period_start, func.sum(Measurement.num), func.sum(Measurement.den),
+               func.sum(Measurement.aux), func.count()).where(*where).group_by(Measurement.period_start)
+    )).all()
+    starts = [w.start_utc for w in windows]
+    sums: dict[datetime, list] = {}
+    for period_start, num, den, aux, count in rows:
+        i = bisect_right(starts, period_start) - 1
+        if i < 0 or period_start >= windows[i].end_utc:
+            continue  # in a gap between windows (outside the target's effective dates)
+        acc = sums.setdefault(starts[i], [0.0, 0.0, None, 0])
+        acc[0] += float(num or 0)
+        acc[1] += float(den or 0)
+        if aux is not None:
+            acc[2] = (acc[2] or 0.0) + float(aux)
+        acc[3] += int(count)
+    return {start: Parts(target.metric, n, d, a, c) for start, (n, d, a, c) in sums.items()}
 
 
 def _first_window(target: Target, *, tz: ZoneInfo, last_complete: Window, mark: EvaluationMark | None,
