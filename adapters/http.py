@@ -17,6 +17,7 @@ CORE_KEY: web.AppKey[Core] = web.AppKey("core", Core)
 # The one visible list of HTTP parts; each module has mount(app, core).
 MOUNTS: tuple[str, ...] = (
     "adapters.api",
+    "adapters.slack.http",
 )
 
 

@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "adapters.cli.demo",
     "adapters.cli.shell",
     "adapters.cli.ingest",
+    "adapters.cli.manifest",
     "adapters.cli.db",
     "adapters.cli.config",
     "adapters.cli.demo_data",

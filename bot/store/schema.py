@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 import bot.store.alerts  # noqa: F401
 import bot.store.escalations  # noqa: F401
+import bot.store.inbound_events  # noqa: F401
 import bot.store.outbox  # noqa: F401
 import bot.store.policy  # noqa: F401
 from bot.store import models  # noqa: F401

@@ -1,0 +1,145 @@
+"""The Bolt app: every Slack listener registered in one place, translating to and from the core.
+
+Listeners only parse the payload, call the core (commands, interactions, Home) and render
+what comes back; decisions and authorization live in bot/.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.blockkit import form_view, home_view, render_message, view_values
+from bot.actions import ActionId, FormId
+from bot.commands import commands, dispatch
+from bot.compose.errors import internal_error
+from bot.core import Core
+from bot.interactions import Press, Submission, handle_action, handle_form
+from bot.messages import Message, OpenForm
+from bot.services.home import home_message
+from bot.services.identity import resolve_actor
+from bot.store.inbound_events import first_time
+
+log = logging.getLogger(__name__)
+PLATFORM = "slack"
+
+
+def web_client(core: Core, *, retry_rate_limits: bool = True) -> AsyncWebClient:
+    """Create the Web API client on SLACK_API_URL.
+
+    slack_sdk installs no rate-limit retry by default; request-time calls get one that honours
+    Retry-After. The outbox gateway passes ``retry_rate_limits=False``: its worker holds the
+    destination for Retry-After itself instead of sleeping inside a send.
+    """
+    settings = core.settings
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    client = AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=10)
+    if retry_rate_limits:
+        client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
+    return client
+
+
+def create_app(core: Core) -> AsyncApp:
+    """Build the AsyncApp from settings and register every listener."""
+    settings = core.settings
+    if settings.slack_signing_secret is None or settings.slack_bot_token is None:
+        raise RuntimeError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set for the Slack adapter")
+    app = AsyncApp(client=web_client(core), signing_secret=settings.slack_signing_secret.get_secret_value(),
+                   ignoring_self_events_enabled=True)
+    register(app, core)
+    return app
+
+
+def _reply_args(message: Message) -> dict[str, Any]:
+    return {**render_message(message), "response_type": "ephemeral" if message.ephemeral else "in_channel"}
+
+
+def register(app: AsyncApp, core: Core) -> None:
+    """Register every slash command, button, form and event listener (the one visible place)."""
+
+    @app.middleware
+    async def drop_event_retries(req, resp, next):  # noqa: ANN001 - Bolt's middleware signature
+        # Slack resends an event it thinks we missed (X-Slack-Retry-Num); handle each event_id once.
+        body = req.body or {}
+        if body.get("type") == "event_callback" and body.get("event_id"):
+            async with core.db.transaction() as session:
+                fresh = await first_time(session, platform=PLATFORM, event_id=body["event_id"], now=core.clock.now())
+            if not fresh:
+                return BoltResponse(status=200, body="")
+        return await next()
+
+    async def on_command(ack, command, respond, client) -> None:  # noqa: ANN001
+        await ack()  # within Slack's 3 seconds, before any work
+        try:
+            actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=command["user_id"])
+            reply = await dispatch(core, text=command.get("text", ""), actor=actor, platform=PLATFORM,
+                                   channel=command.get("channel_id"), slash=command["command"])
+            if isinstance(reply, OpenForm):
+                await client.views_open(trigger_id=command["trigger_id"], view=form_view(reply.form))
+            else:
+                await respond(**_reply_args(reply))
+        except Exception:
+            reference = uuid.uuid4().hex[:8]
+            log.exception("slash command %s failed (ref %s)", command.get("command"), reference)
+            await respond(**_reply_args(internal_error(reference)))
+
+    for spec in commands():
+        if spec.slash:
+            app.command(f"/{spec.verb}")(on_command)
+    app.command("/liaison")(on_command)
+
+    async def on_action(ack, body, respond, client) -> None:  # noqa: ANN001
+        await ack()
+        action = body["actions"][0]
+        channel = (body.get("channel") or {}).get("id")
+        ts = (body.get("container") or {}).get("message_ts")
+        try:
+            actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=body["user"]["id"])
+            result = await handle_action(core, Press(
+                action=ActionId(action["action_id"]), value=action.get("value", ""), actor=actor,
+                message_ref=f"{channel}:{ts}" if channel and ts else None, channel=channel))
+        except Exception:
+            reference = uuid.uuid4().hex[:8]
+            log.exception("button %s failed (ref %s)", action.get("action_id"), reference)
+            await respond(**_reply_args(internal_error(reference)), replace_original=False)
+            return
+        if result.replace is not None:
+            await respond(**render_message(result.replace), replace_original=True)
+        if result.post_in_channel is not None and channel:
+            await client.chat_postMessage(channel=channel, **render_message(result.post_in_channel))
+        if result.reply is not None:
+            await respond(**_reply_args(result.reply), replace_original=False)
+        if result.open_form is not None:
+            await client.views_open(trigger_id=body["trigger_id"], view=form_view(result.open_form.form))
+
+    for action_id in ActionId:
+        app.action(action_id.value)(on_action)
+
+    async def on_view(ack, body, view, client) -> None:  # noqa: ANN001
+        values, state = view_values(view)
+        user_id = body["user"]["id"]
+        actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=user_id)
+        result = await handle_form(core, Submission(form=FormId(view["callback_id"]), values=values, actor=actor,
+                                                    state=state))
+        if result.errors is not None:
+            await ack(response_action="errors", errors=dict(result.errors.errors))
+            return
+        await ack()
+        if result.reply is not None:
+            await client.chat_postMessage(channel=user_id, **render_message(result.reply))
+
+    for form_id in FormId:
+        app.view(form_id.value)(on_view)
+
+    @app.event("app_home_opened")
+    async def on_home(event, client) -> None:  # noqa: ANN001
+        if event.get("tab", "home") != "home":
+            return
+        actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=event["user"])
+        await client.views_publish(user_id=event["user"], view=home_view(await home_message(core, actor)))

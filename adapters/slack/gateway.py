@@ -1,0 +1,80 @@
+"""Deliver outbox messages to Slack: post, thread, edit in place, DM, upload charts."""
+
+from __future__ import annotations
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.app import web_client
+from adapters.slack.blockkit import render_message
+from bot.core import Core
+from bot.messages import Message
+from bot.ports import DeliveryError, PostResult
+
+GONE = {"channel_not_found", "not_in_channel", "is_archived", "user_not_found", "cannot_dm_bot",
+        "message_not_found", "user_disabled"}
+FATAL = {"invalid_auth", "account_inactive", "token_revoked", "not_authed", "missing_scope", "invalid_blocks",
+         "msg_too_long", "no_text"}
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    channel, _, ts = ref.partition(":")
+    return channel, ts
+
+
+class SlackGateway:
+    """ChatGateway for Slack; refs are "CHANNEL:TS"."""
+
+    platform = "slack"
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def _call(self, method: str, **kwargs: object) -> dict:
+        try:
+            response = await getattr(self.client, method)(**kwargs)
+            return response.data  # type: ignore[return-value]
+        except SlackApiError as exc:
+            raise _delivery_error(exc) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise DeliveryError(f"Slack unreachable: {exc.__class__.__name__}", retryable=True) from exc
+
+    async def post(self, destination: str, message: Message, *, thread_ref: str | None = None) -> PostResult:
+        kwargs: dict[str, object] = {"channel": destination, "unfurl_links": False, **render_message(message)}
+        if thread_ref:
+            kwargs["thread_ts"] = split_ref(thread_ref)[1]
+        data = await self._call("chat_postMessage", **kwargs)
+        channel, ts = data["channel"], data["ts"]
+        if message.image and message.image.png:
+            await self._call("files_upload_v2", channel=channel, thread_ts=ts, content=message.image.png,
+                             filename="chart.png", title=message.image.title or message.image.alt,
+                             alt_txt=message.image.alt)
+        return PostResult(ref=f"{channel}:{ts}", thread_ref=thread_ref)
+
+    async def update(self, ref: str, message: Message) -> None:
+        channel, ts = split_ref(ref)
+        await self._call("chat_update", channel=channel, ts=ts, **render_message(message))
+
+    async def send_direct(self, user_id: str, message: Message) -> PostResult:
+        data = await self._call("conversations_open", users=user_id)
+        return await self.post(data["channel"]["id"], message)
+
+
+def _delivery_error(exc: SlackApiError) -> DeliveryError:
+    response = exc.response
+    error = str(response.get("error", "")) if response is not None else ""
+    status = response.status_code if response is not None else 0
+    if status == 429 or error == "ratelimited":
+        retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after")
+        return DeliveryError("Slack rate limit", retryable=True, retry_after=float(retry_after or 1))
+    if error in GONE:
+        return DeliveryError(f"Slack: {error}", retryable=False, gone=True)
+    if error in FATAL:
+        return DeliveryError(f"Slack: {error}", retryable=False)
+    return DeliveryError(f"Slack: {error or status}", retryable=status >= 500 or not error)
+
+
+def gateway_from_core(core: Core) -> SlackGateway:
+    """Build the outbox's Slack gateway (no in-client rate-limit sleeping: the worker holds instead)."""
+    return SlackGateway(web_client(core, retry_rate_limits=False))

@@ -1,0 +1,30 @@
+"""Inbound platform events already handled, so a platform's retry has no second side effect."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.store.models import utc_column
+
+
+class InboundEvent(SQLModel, table=True):
+    __tablename__ = "inbound_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    event_id: str = Field(max_length=128, unique=True)
+    received_at: datetime = utc_column()
+
+
+async def first_time(session: AsyncSession, *, platform: str, event_id: str, now: datetime) -> bool:
+    """Record ``event_id``; return False when it was seen before (a retry)."""
+    try:
+        async with session.begin_nested():
+            session.add(InboundEvent(platform=platform, event_id=f"{platform}:{event_id}", received_at=now))
+    except IntegrityError:
+        return False
+    return True

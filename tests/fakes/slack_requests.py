@@ -1,0 +1,48 @@
+"""Build Slack requests and sign them for real (v0 HMAC-SHA256 over "v0:{ts}:{body}")."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from urllib.parse import urlencode
+
+
+def sign(secret: str, body: str, *, timestamp: int | None = None) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+def slash_command(command: str, text: str, *, user: str, response_url: str, channel: str = "C0TEST",
+                  trigger_id: str = "T-1") -> tuple[str, str]:
+    body = urlencode({"command": command, "text": text, "user_id": user, "user_name": user, "team_id": "T0TEAM",
+                      "channel_id": channel, "response_url": response_url, "trigger_id": trigger_id,
+                      "api_app_id": "A0APP", "token": "legacy"})
+    return body, "application/x-www-form-urlencoded"
+
+
+def block_action(action_id: str, value: str, *, user: str, response_url: str, channel: str = "C0TEST",
+                 message_ts: str = "1700000000.000001") -> tuple[str, str]:
+    payload = {"type": "block_actions", "user": {"id": user}, "team": {"id": "T0TEAM"}, "api_app_id": "A0APP",
+               "trigger_id": "T-2", "response_url": response_url, "channel": {"id": channel},
+               "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+               "message": {"ts": message_ts, "text": "x"},
+               "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value,
+                            "action_ts": "1700000000.1"}]}
+    return urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+
+
+def view_submission(callback_id: str, values: dict, *, user: str, private_metadata: str = "") -> tuple[str, str]:
+    payload = {"type": "view_submission", "user": {"id": user}, "team": {"id": "T0TEAM"}, "api_app_id": "A0APP",
+               "trigger_id": "T-3",
+               "view": {"id": "V1", "type": "modal", "callback_id": callback_id,
+                        "private_metadata": private_metadata, "state": {"values": values}}}
+    return urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+
+
+def event(event_payload: dict, *, event_id: str) -> tuple[str, str]:
+    body = {"type": "event_callback", "team_id": "T0TEAM", "api_app_id": "A0APP", "event": event_payload,
+            "event_id": event_id, "event_time": int(time.time())}
+    return json.dumps(body), "application/json"
