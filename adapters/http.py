@@ -18,6 +18,7 @@ CORE_KEY: web.AppKey[Core] = web.AppKey("core", Core)
 MOUNTS: tuple[str, ...] = (
     "adapters.api",
     "adapters.slack.http",
+    "adapters.teams.http",
 )
 
 

@@ -1,4 +1,4 @@
-"""``liaison manifest``: the Slack app manifest with your host filled in."""
+"""``liaison manifest``: the Slack app manifest for your host, and the Teams app package."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     slack.add_argument("--url", required=True, help="public base URL, e.g. https://liaison.example.org")
     slack.add_argument("--socket-mode", action="store_true", help="enable Socket Mode instead of request URLs")
     slack.set_defaults(func=_slack)
+    teams = msub.add_parser("teams", help="build the Teams app package (manifest.json and icons) as a zip")
+    teams.add_argument("--out", default="liaison-teams.zip", help="zip to write (default liaison-teams.zip)")
+    teams.add_argument("--app-id", default=None, help="Azure bot app id (default: MICROSOFT_APP_ID)")
+    teams.add_argument("--host", required=True, help="public host of `liaison serve`, e.g. liaison.example.org")
+    teams.set_defaults(func=_teams)
 
 
 def slack_manifest(url: str, *, socket_mode: bool = False) -> str:
@@ -37,4 +42,17 @@ def _slack(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(exc)
         return 1
+    return 0
+
+
+def _teams(args: argparse.Namespace) -> int:
+    from adapters.teams.package import build_package
+    from bot.settings import Settings
+
+    app_id = args.app_id or Settings().microsoft_app_id
+    if not app_id:
+        print("Give --app-id or set MICROSOFT_APP_ID (the Azure bot registration's app id).")
+        return 1
+    path = build_package(Path(args.out), app_id=app_id, host=args.host)
+    print(f"wrote {path}: upload it in Teams (Apps > Manage your apps > Upload an app)")
     return 0

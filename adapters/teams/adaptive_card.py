@@ -1,0 +1,200 @@
+"""Render neutral messages and forms as Adaptive Cards 1.5 (what Teams supports). Pure, no I/O.
+
+Status is colour *and* words; buttons are Action.Submit carrying the same ids as Slack's
+action_id; every card is kept under Teams' 28 KB limit by dropping trailing content with a
+"...and N more" note.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Any
+
+from bot.messages import FieldKind, Form, FormErrors, KpiRow, Message, Section, Severity, Status
+
+VERSION = "1.5"
+MAX_BYTES = 28 * 1024
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+SEVERITY_COLOR = {Severity.INFO: "Default", Severity.SUCCESS: "Good", Severity.WARNING: "Warning",
+                  Severity.CRITICAL: "Attention"}
+SEVERITY_WORD = {Severity.INFO: "", Severity.SUCCESS: "OK", Severity.WARNING: "WARNING", Severity.CRITICAL: "CRITICAL"}
+STATUS_COLOR = {Status.OK: "Good", Status.WARNING: "Warning", Status.BREACH: "Attention",
+                Status.INSUFFICIENT: "Default", Status.NO_TARGET: "Default", Status.NO_DATA: "Default"}
+_MARKDOWN = re.compile(r"([\\*_\[\]`#>~|])")
+
+
+def escape(text: str) -> str:
+    """Neutralise the markdown subset TextBlocks understand, so data can't add links or styling."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def _text(text: str, **props: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": escape(text), "wrap": True, **props}
+
+
+def _kpi(row: KpiRow) -> dict[str, Any]:
+    label = f"{row.scope} · {row.label}" if row.scope else row.label
+    columns = [
+        {"type": "Column", "width": "stretch", "items": [_text(label, weight="Bolder")]
+         + ([_text(row.note, isSubtle=True, size="Small", spacing="None")] if row.note else [])},
+        {"type": "Column", "width": "auto", "items": [_text(row.value)]},
+        {"type": "Column", "width": "auto", "items": [_text(f"target {row.target}" if row.target else "no target",
+                                                            isSubtle=True)]},
+        {"type": "Column", "width": "auto", "items": [_text(row.status.text, color=STATUS_COLOR[row.status],
+                                                            weight="Bolder")]},
+    ]
+    if row.delta or row.sparkline:
+        columns.append({"type": "Column", "width": "auto",
+                        "items": [_text(" ".join(x for x in (row.delta, row.sparkline) if x), fontType="Monospace")]})
+    return {"type": "ColumnSet", "columns": columns, "spacing": "Small"}
+
+
+def _section(section: Section) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    if section.heading:
+        items.append(_text(section.heading, weight="Bolder", size="Medium", separator=True, spacing="Medium"))
+    if section.text:
+        items.append(_text(section.text))
+    if section.facts:
+        items.append({"type": "FactSet", "facts": [
+            {"title": escape(f.label), "value": escape(f.value + (f" ({f.status.text})" if f.status else ""))}
+            for f in section.facts]})
+    items += [_kpi(row) for row in section.kpis]
+    items += [_text(f"• {b}", spacing="None") for b in section.bullets]
+    return items
+
+
+def _actions(message: Message) -> list[dict[str, Any]]:
+    out = []
+    for action in message.actions:
+        if action.url:
+            out.append({"type": "Action.OpenUrl", "title": action.label, "url": action.url})
+        else:
+            out.append({"type": "Action.Submit", "title": action.label,
+                        "data": {"action": action.id.value, "value": action.value}})
+    return out
+
+
+def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
+    card: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "body": body}
+    if actions:
+        card["actions"] = actions
+    return card
+
+
+def size(card: dict[str, Any]) -> int:
+    return len(json.dumps(card, ensure_ascii=False).encode("utf-8"))
+
+
+def render_card(message: Message) -> dict[str, Any]:
+    """Return the Adaptive Card for ``message``, under 28 KB."""
+    word = SEVERITY_WORD[message.severity]
+    head = [_text(f"{word}: {message.title}" if word else message.title, size="Large", weight="Bolder",
+                  color=SEVERITY_COLOR[message.severity])]
+    if message.summary:
+        head.append(_text(message.summary))
+    body: list[dict[str, Any]] = []
+    for section in message.sections:
+        body += _section(section)
+    if message.image:
+        if message.image.url:
+            body.append({"type": "Image", "url": message.image.url, "altText": message.image.alt})
+        elif message.image.png and len(message.image.png) < 16 * 1024:
+            body.append({"type": "Image", "altText": message.image.alt,
+                         "url": "data:image/png;base64," + base64.b64encode(message.image.png).decode()})
+    tail = [_text(message.context, isSubtle=True, size="Small", separator=True)] if message.context else []
+    actions = _actions(message)
+    card = _card(head + body + tail, actions)
+    dropped = 0
+    while size(card) > MAX_BYTES and body:
+        body.pop()
+        dropped += 1
+        note = [_text(f"...and {dropped} more items; ask for a narrower window or partner.", isSubtle=True)]
+        card = _card(head + body + note + tail, actions)
+    return card
+
+
+def _input(field, error: str | None) -> dict[str, Any]:  # noqa: ANN001 - FormField
+    common: dict[str, Any] = {"id": field.id, "label": field.label, "isRequired": field.required,
+                              "errorMessage": error or f"{field.label} is required"}
+    kind = field.kind
+    if kind in (FieldKind.SELECT, FieldKind.MULTI_SELECT):
+        element = {"type": "Input.ChoiceSet", "style": "compact", "isMultiSelect": kind is FieldKind.MULTI_SELECT,
+                   "choices": [{"title": o.label, "value": o.value} for o in field.options]}
+    elif kind is FieldKind.DATE:
+        element = {"type": "Input.Date"}
+    elif kind is FieldKind.TIME:
+        element = {"type": "Input.Time"}
+    elif kind is FieldKind.NUMBER:
+        element = {"type": "Input.Number"}
+        if field.min_value is not None:
+            element["min"] = field.min_value
+        if field.max_value is not None:
+            element["max"] = field.max_value
+    elif kind is FieldKind.CHECKBOX:
+        element = {"type": "Input.Toggle", "title": field.label, "valueOn": "yes", "valueOff": "no"}
+    else:
+        element = {"type": "Input.Text", "isMultiline": kind is FieldKind.TEXTAREA,
+                   "style": "Url" if kind is FieldKind.URL else "Text"}
+        if field.max_length:
+            element["maxLength"] = field.max_length
+        if field.placeholder:
+            element["placeholder"] = field.placeholder
+    if field.initial is not None:
+        element["value"] = field.initial
+    return {**element, **common}
+
+
+def render_form(form: Form, errors: FormErrors | None = None) -> dict[str, Any]:
+    """Return a card form; fixed fields are shown as text and sent back in the submit data."""
+    problems = errors.errors if errors else {}
+    body: list[dict[str, Any]] = [_text(form.title, size="Large", weight="Bolder")]
+    if problems:
+        body.append(_text("Please fix: " + "; ".join(f"{k}: {v}" for k, v in problems.items()),
+                          color="Attention", weight="Bolder"))
+    if form.intro:
+        body.append(_text(form.intro))
+    fixed: dict[str, str] = {}
+    for field in form.fields:
+        if field.read_only:
+            fixed[field.id] = field.initial or ""
+            shown = next((o.label for o in field.options if o.value == field.initial), field.initial or "")
+            body.append({"type": "FactSet", "facts": [{"title": escape(field.label), "value": escape(shown)}]})
+            continue
+        body.append(_input(field, problems.get(field.id)))
+    submit = {"type": "Action.Submit", "title": form.submit_label,
+              "data": {"form": form.id.value, "state": form.state, "fixed": fixed}}
+    return _card(body, [submit])
+
+
+KNOWN_ELEMENTS = {"TextBlock", "ColumnSet", "Column", "FactSet", "Image", "Container", "Input.Text",
+                  "Input.ChoiceSet", "Input.Date", "Input.Time", "Input.Number", "Input.Toggle"}
+KNOWN_ACTIONS = {"Action.Submit", "Action.OpenUrl"}
+
+
+def problems(card: dict[str, Any]) -> list[str]:
+    """Check a card's structure: version, known element/action types, required fields, size."""
+    found: list[str] = []
+    if card.get("type") != "AdaptiveCard" or card.get("version") not in ("1.0", "1.2", "1.3", "1.4", "1.5"):
+        found.append("not an AdaptiveCard of version <= 1.5")
+    if size(card) > MAX_BYTES:
+        found.append(f"{size(card)} bytes is over 28 KB")
+
+    def walk(items: list[dict[str, Any]]) -> None:
+        for item in items:
+            kind = item.get("type")
+            if kind not in KNOWN_ELEMENTS:
+                found.append(f"unknown element {kind}")
+            if kind == "TextBlock" and not item.get("text"):
+                found.append("TextBlock without text")
+            if kind and kind.startswith("Input.") and not item.get("id"):
+                found.append(f"{kind} without id")
+            walk(item.get("items", []))
+            walk(item.get("columns", []))
+    walk(card.get("body", []))
+    for action in card.get("actions", []):
+        if action.get("type") not in KNOWN_ACTIONS or not action.get("title"):
+            found.append(f"bad action {action}")
+    return found

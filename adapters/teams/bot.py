@@ -1,0 +1,133 @@
+"""The Teams activity handler: messages and card submits in, Adaptive Cards out, references kept."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema import Activity
+
+from adapters.teams.adaptive_card import render_card, render_form
+from bot.actions import ActionId, FormId
+from bot.commands import dispatch
+from bot.core import Core
+from bot.interactions import Press, Submission, handle_action, handle_form
+from bot.messages import FormErrors, Message, OpenForm, Reply, Section, Severity
+from bot.services.identity import resolve_actor
+from bot.store.conversations import save_reference
+
+log = logging.getLogger(__name__)
+AT_TAG = re.compile(r"<at>[^<]*</at>")
+PLATFORM = "teams"
+
+
+def card_activity(card: dict[str, Any], *, summary: str | None = None) -> Activity:
+    activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+    if summary:
+        activity.summary = summary  # what Teams shows in notifications and the activity feed
+    return activity
+
+
+def message_activity(message: Message) -> Activity:
+    return card_activity(render_card(message), summary=message.text[:200])
+
+
+def reply_activity(reply: Reply) -> Activity:
+    if isinstance(reply, OpenForm):
+        return card_activity(render_form(reply.form), summary=reply.form.title)
+    return message_activity(reply)
+
+
+def user_id_of(activity: Activity) -> str:
+    """Teams users are identified by their AAD object id (stable across teams and chats)."""
+    sender = activity.from_property
+    return (getattr(sender, "aad_object_id", None) or sender.id) if sender else ""
+
+
+def form_rejected(errors: FormErrors) -> Message:
+    return Message(title="The form was not accepted", severity=Severity.WARNING,
+                   summary="Nothing was changed. Fix these in the form above and submit it again.",
+                   sections=(Section(bullets=tuple(f"{k}: {v}" for k, v in errors.errors.items())),))
+
+
+class LiaisonTeamsBot(TeamsActivityHandler):
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        await self._remember(turn_context)
+        await super().on_turn(turn_context)
+
+    async def _remember(self, turn_context: TurnContext) -> None:
+        # Every activity carries a fresh reference; keeping the newest lets alerts reach this
+        # conversation later (continue_conversation), and revives one marked stale.
+        activity = turn_context.activity
+        if not activity.conversation or not activity.service_url:
+            return
+        reference = TurnContext.get_conversation_reference(activity).serialize()
+        data = activity.channel_data or {}
+        name = ((data.get("channel") or {}).get("name") or "") if isinstance(data, dict) else ""
+        if activity.conversation.conversation_type == "personal":
+            name = f"user:{user_id_of(activity)}"
+        tenant = ((data.get("tenant") or {}).get("id") or "") if isinstance(data, dict) else ""
+        async with self.core.db.transaction() as session:
+            await save_reference(session, key=activity.conversation.id, reference=reference, name=name,
+                                 service_url=activity.service_url, tenant_id=tenant, now=self.core.clock.now())
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        actor = await resolve_actor(self.core, platform=PLATFORM, platform_user_id=user_id_of(activity))
+        value = activity.value if isinstance(activity.value, dict) else None
+        if value and value.get("action"):
+            await self._press(turn_context, actor, value)
+            return
+        if value and value.get("form"):
+            await self._submit(turn_context, actor, value)
+            return
+        text = TurnContext.remove_recipient_mention(activity) if activity.entities else activity.text
+        # Other @mentions (or one Teams sent without an entity) are not part of the command.
+        text = AT_TAG.sub(" ", text or "")
+        reply = await dispatch(self.core, text=(text or "").strip() or "help", actor=actor, platform=PLATFORM,
+                               channel=activity.conversation.id)
+        await turn_context.send_activity(reply_activity(reply))
+
+    async def _press(self, turn_context: TurnContext, actor, value: dict) -> None:  # noqa: ANN001
+        activity = turn_context.activity
+        try:
+            action = ActionId(value["action"])
+        except ValueError:
+            from bot.compose.errors import unknown_action
+
+            await turn_context.send_activity(message_activity(unknown_action(str(value["action"]))))
+            return
+        result = await handle_action(self.core, Press(
+            action=action, value=str(value.get("value", "")), actor=actor,
+            message_ref=f"{activity.conversation.id}|{activity.reply_to_id}" if activity.reply_to_id else None,
+            channel=activity.conversation.id))
+        if result.replace is not None and activity.reply_to_id:
+            # Buttons edit the card they sit on, as Slack messages are edited in place.
+            updated = message_activity(result.replace)
+            updated.id = activity.reply_to_id
+            await turn_context.update_activity(updated)
+        for message in (result.post_in_channel, result.reply):
+            if message is not None:
+                await turn_context.send_activity(message_activity(message))
+        if result.open_form is not None:
+            await turn_context.send_activity(reply_activity(result.open_form))
+
+    async def _submit(self, turn_context: TurnContext, actor, value: dict) -> None:  # noqa: ANN001
+        form_id = FormId(value["form"])
+        values = {k: v for k, v in value.items() if k not in ("form", "state", "fixed")}
+        values.update(value.get("fixed") or {})
+        result = await handle_form(self.core, Submission(form=form_id, values=values, actor=actor,
+                                                         state=str(value.get("state", ""))))
+        if result.errors is not None:
+            # The form card stays usable in Teams: say what to fix there and change nothing.
+            await turn_context.send_activity(message_activity(form_rejected(result.errors)))
+            return
+        if result.reply is not None:
+            await turn_context.send_activity(message_activity(result.reply))
+

@@ -1,0 +1,67 @@
+"""Build the Teams app package: manifest.json, a colour icon (192x192) and an outline icon (32x32)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+from PIL import Image, ImageDraw
+
+from bot.commands import commands
+
+SCHEMA_VERSION = "1.17"
+SCHEMA_URL = f"https://developer.microsoft.com/en-us/json-schemas/teams/v{SCHEMA_VERSION}/MicrosoftTeams.schema.json"
+BRAND = (29, 53, 87, 255)
+
+
+def _icon(size: int, *, outline: bool) -> bytes:
+    """Draw the Liaison mark: two linked rings (colour on brand blue, or white on transparent)."""
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0) if outline else BRAND)
+    draw = ImageDraw.Draw(image)
+    ink = (255, 255, 255, 255)
+    width = max(2, size // 16)
+    r = size * 0.22
+    for cx in (size * 0.38, size * 0.62):
+        draw.ellipse((cx - r, size / 2 - r, cx + r, size / 2 + r), outline=ink, width=width)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def teams_manifest(*, app_id: str, host: str, version: str = "1.0.0") -> dict:
+    """Return manifest.json for the bot; commandLists come from the command registry."""
+    domain = urlparse(host if "://" in host else f"https://{host}").netloc
+    command_list = [{"title": spec.verb, "description": spec.summary[:128]} for spec in commands()][:10]
+    return {
+        "$schema": SCHEMA_URL,
+        "manifestVersion": SCHEMA_VERSION,
+        "version": version,
+        "id": app_id,
+        "developer": {"name": "Liaison", "websiteUrl": f"https://{domain}", "privacyUrl": f"https://{domain}/privacy",
+                      "termsOfUseUrl": f"https://{domain}/terms"},
+        "name": {"short": "Liaison", "full": "Liaison for BPO partnerships"},
+        "description": {"short": "SLA alerts, KPI digests, escalations and QBRs",
+                        "full": "Liaison posts SLA breach alerts, weekly KPI digests with a balanced scorecard, "
+                                "runs escalations partners can start themselves, collects feedback and reverse "
+                                "reports, and schedules QBRs. Partner users see only their own partner's data."},
+        "icons": {"color": "color.png", "outline": "outline.png"},
+        "accentColor": "#1D3557",
+        "bots": [{"botId": app_id, "scopes": ["personal", "team", "groupChat"], "supportsFiles": False,
+                  "isNotificationOnly": False,
+                  "commandLists": [{"scopes": ["personal", "team", "groupChat"], "commands": command_list}]}],
+        "permissions": ["identity", "messageTeamMembers"],
+        "validDomains": [domain],
+    }
+
+
+def build_package(out: Path, *, app_id: str, host: str) -> Path:
+    """Write the zip Teams admins upload (Apps > Manage your apps > Upload an app)."""
+    manifest = teams_manifest(app_id=app_id, host=host)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", json.dumps(manifest, indent=2))
+        zf.writestr("color.png", _icon(192, outline=False))
+        zf.writestr("outline.png", _icon(32, outline=True))
+    return out

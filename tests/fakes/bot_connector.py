@@ -1,0 +1,79 @@
+"""A fake Bot Connector on 127.0.0.1: records replies, updates and proactive sends; scripted failures.
+
+Activities point their serviceUrl here, so the real botbuilder ConnectorClient talks to it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class ConnectorCall:
+    verb: str  # send | reply | update
+    conversation: str
+    activity_id: str | None
+    activity: dict[str, Any]
+
+
+@dataclass
+class FakeBotConnector:
+    calls: list[ConnectorCall] = field(default_factory=list)
+    failures: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)
+    base_url: str = ""
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+
+    def fail_next(self, status: int, *, retry_after: int | None = None) -> None:
+        self.failures.append((status, {"Retry-After": str(retry_after)} if retry_after else {}))
+
+    def of(self, verb: str) -> list[ConnectorCall]:
+        return [c for c in self.calls if c.verb == verb]
+
+    def cards(self, verb: str | None = None) -> list[dict[str, Any]]:
+        """Return the Adaptive Cards sent (optionally of one verb), in order."""
+        return [a["content"] for c in self.calls if verb in (None, c.verb)
+                for a in c.activity.get("attachments") or [] if a.get("contentType", "").endswith("adaptive")]
+
+    async def _handle(self, request: web.Request, verb: str) -> web.Response:
+        if self.failures:
+            status, headers = self.failures.popleft()
+            return web.json_response({"error": {"code": str(status), "message": "scripted"}}, status=status,
+                                     headers=headers)
+        activity = await request.json()
+        conversation = request.match_info["conversation"]
+        activity_id = request.match_info.get("activity")
+        self.calls.append(ConnectorCall(verb, conversation, activity_id, activity))
+        new_id = activity_id if verb == "update" else f"act-{next(self._ids)}"
+        return web.json_response({"id": new_id})
+
+    async def send(self, request: web.Request) -> web.Response:
+        return await self._handle(request, "send")
+
+    async def reply(self, request: web.Request) -> web.Response:
+        return await self._handle(request, "reply")
+
+    async def update(self, request: web.Request) -> web.Response:
+        return await self._handle(request, "update")
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/v3/conversations/{conversation}/activities", self.send)
+        app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self.reply)
+        app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self.update)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{port}/"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
