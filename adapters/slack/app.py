@@ -6,6 +6,7 @@ what comes back; decisions and authorization live in bot/.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
@@ -28,6 +29,9 @@ from bot.store.inbound_events import first_time
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
+# Every command manifest.yaml declares. Verbs whose feature has not landed yet still get a
+# listener, so Slack shows the core's "not a Liaison command" answer instead of dispatch_failed.
+DECLARED_COMMANDS = ("kpi", "sla", "escalate", "feedback", "report", "qbr", "liaison")
 
 
 def web_client(core: Core, *, retry_rate_limits: bool = True) -> AsyncWebClient:
@@ -45,6 +49,12 @@ def web_client(core: Core, *, retry_rate_limits: bool = True) -> AsyncWebClient:
     return client
 
 
+def slash_commands() -> list[str]:
+    """List every slash command the app listens to: the registry's verbs plus the declared ones."""
+    verbs = {spec.verb for spec in commands() if spec.slash} | set(DECLARED_COMMANDS)
+    return sorted(f"/{verb}" for verb in verbs)
+
+
 def create_app(core: Core) -> AsyncApp:
     """Build the AsyncApp from settings and register every listener."""
     settings = core.settings
@@ -60,8 +70,14 @@ def _reply_args(message: Message) -> dict[str, Any]:
     return {**render_message(message), "response_type": "ephemeral" if message.ephemeral else "in_channel"}
 
 
+# Work after the ack runs in the background; bounding it keeps a burst of commands queued
+# here instead of exhausting the database pool (and timing out) all at once.
+WORK_SLOTS = 8
+
+
 def register(app: AsyncApp, core: Core) -> None:
     """Register every slash command, button, form and event listener (the one visible place)."""
+    slots = asyncio.Semaphore(WORK_SLOTS)
 
     @app.middleware
     async def drop_event_retries(req, resp, next):  # noqa: ANN001 - Bolt's middleware signature
@@ -76,6 +92,10 @@ def register(app: AsyncApp, core: Core) -> None:
 
     async def on_command(ack, command, respond, client) -> None:  # noqa: ANN001
         await ack()  # within Slack's 3 seconds, before any work
+        async with slots:
+            await _answer_command(command, respond, client)
+
+    async def _answer_command(command, respond, client) -> None:  # noqa: ANN001
         try:
             actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=command["user_id"])
             reply = await dispatch(core, text=command.get("text", ""), actor=actor, platform=PLATFORM,
@@ -89,10 +109,8 @@ def register(app: AsyncApp, core: Core) -> None:
             log.exception("slash command %s failed (ref %s)", command.get("command"), reference)
             await respond(**_reply_args(internal_error(reference)))
 
-    for spec in commands():
-        if spec.slash:
-            app.command(f"/{spec.verb}")(on_command)
-    app.command("/liaison")(on_command)
+    for name in slash_commands():
+        app.command(name)(on_command)
 
     async def on_action(ack, body, respond, client) -> None:  # noqa: ANN001
         await ack()

@@ -32,6 +32,7 @@ class IngestReport:
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
     partner_ids: set[int] = field(default_factory=set)
+    earliest: datetime | None = None  # the first period start that was written
     dry_run: bool = False
 
     @property
@@ -52,7 +53,8 @@ AfterIngest = Callable[[Core, IngestReport], Awaitable[None]]
 async def _evaluate_after_ingest(core: Core, report: IngestReport) -> None:
     from bot.services.evaluation import evaluate
 
-    await evaluate(core, partner_ids=sorted(report.partner_ids))
+    # Late or corrected rows may fall in windows already judged: re-judge from the earliest one.
+    await evaluate(core, partner_ids=sorted(report.partner_ids), since=report.earliest)
 
 
 # Hooks run after a committed ingest that changed something (the SLA evaluation first).
@@ -167,6 +169,7 @@ async def _write(core: Core, records: Sequence[RawRecord], report: IngestReport,
             else:
                 report.unchanged += 1
         report.partner_ids = {m["partner_id"] for m in write}
+        report.earliest = min((m["period_start"] for m in write), default=None)
         if write and not dry_run:
             await _upsert(session, write, session.bind.dialect.name)
         if dry_run:
