@@ -15,6 +15,7 @@ from slack_sdk.models.views import View
 from sqlalchemy import func, select
 
 from adapters.http import create_app
+from adapters.slack.app import slash_commands
 from bot.core import Core
 from bot.settings import Settings
 from bot.store.escalations import Escalation
@@ -116,6 +117,19 @@ async def test_slack_typo_gets_suggestion_not_error(app, slack):
     await slack.wait_for(lambda f: f.responses)
     assert "I didn't understand that" in slack.responses[0]["text"]
     assert "acme" in json.dumps(slack.responses[0]["blocks"])
+
+
+async def test_slack_every_declared_command_is_answered_not_dispatch_failed(app, slack):
+    # Verbs whose feature has not landed still answer ("not a Liaison command"), never a 404.
+    for name in slash_commands():
+        before = (len(slack.responses), len(slack.of("views.open")))
+        body, ctype = slash_command(name, "", user="U0LEAD", response_url=slack.response_url())
+        assert (await post(app, body, ctype))[0] == 200
+        await slack.wait_for(lambda f, b=before: (len(f.responses), len(f.of("views.open"))) != b)
+        if len(slack.responses) > before[0]:
+            check_blocks(slack.responses[-1])
+        else:
+            View(**slack.of("views.open")[-1].body["view"]).validate_json()
 
 
 @pytest.mark.parametrize("headers", [
