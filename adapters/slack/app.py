@@ -13,10 +13,14 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blockkit import form_view, home_view, render_message, view_values
+from adapters.slack.inbound import ButtonPress, HomeOpened, SlashCommand, ViewSubmission
 from bot.actions import ActionId, FormId
 from bot.commands import commands, dispatch
 from bot.compose.errors import internal_error
@@ -44,6 +48,7 @@ def web_client(core: Core, *, retry_rate_limits: bool = True) -> AsyncWebClient:
     settings = core.settings
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=10)
+    client.retry_handlers.append(AsyncConnectionErrorRetryHandler(max_retry_count=1))
     if retry_rate_limits:
         client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
     return client
@@ -97,11 +102,12 @@ def register(app: AsyncApp, core: Core) -> None:
 
     async def _answer_command(command, respond, client) -> None:  # noqa: ANN001
         try:
-            actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=command["user_id"])
-            reply = await dispatch(core, text=command.get("text", ""), actor=actor, platform=PLATFORM,
-                                   channel=command.get("channel_id"), slash=command["command"])
+            cmd = SlashCommand.parse(command)
+            actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=cmd.user_id)
+            reply = await dispatch(core, text=cmd.text, actor=actor, platform=PLATFORM,
+                                   channel=cmd.channel_id, slash=cmd.command)
             if isinstance(reply, OpenForm):
-                await client.views_open(trigger_id=command["trigger_id"], view=form_view(reply.form))
+                await client.views_open(trigger_id=cmd.trigger_id, view=form_view(reply.form))
             else:
                 await respond(**_reply_args(reply))
         except Exception:
@@ -114,17 +120,17 @@ def register(app: AsyncApp, core: Core) -> None:
 
     async def on_action(ack, body, respond, client) -> None:  # noqa: ANN001
         await ack()
-        action = body["actions"][0]
-        channel = (body.get("channel") or {}).get("id")
-        ts = (body.get("container") or {}).get("message_ts")
+        action_id = ((body.get("actions") or [{}])[0] or {}).get("action_id")
         try:
-            actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=body["user"]["id"])
+            press = ButtonPress.parse(body)
+            channel = press.channel_id
+            actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=press.user_id)
             result = await handle_action(core, Press(
-                action=ActionId(action["action_id"]), value=action.get("value", ""), actor=actor,
-                message_ref=f"{channel}:{ts}" if channel and ts else None, channel=channel))
+                action=ActionId(press.action_id), value=press.value, actor=actor,
+                message_ref=press.message_ref, channel=channel))
         except Exception:
             reference = uuid.uuid4().hex[:8]
-            log.exception("button %s failed (ref %s)", action.get("action_id"), reference)
+            log.exception("button %s failed (ref %s)", action_id, reference)
             await respond(**_reply_args(internal_error(reference)), replace_original=False)
             return
         if result.replace is not None:
@@ -134,17 +140,18 @@ def register(app: AsyncApp, core: Core) -> None:
         if result.reply is not None:
             await respond(**_reply_args(result.reply), replace_original=False)
         if result.open_form is not None:
-            await client.views_open(trigger_id=body["trigger_id"], view=form_view(result.open_form.form))
+            await client.views_open(trigger_id=press.trigger_id, view=form_view(result.open_form.form))
 
     for action_id in ActionId:
         app.action(action_id.value)(on_action)
 
-    async def on_view(ack, body, view, client) -> None:  # noqa: ANN001
-        values, state = view_values(view)
-        user_id = body["user"]["id"]
+    async def on_view(ack, body, client) -> None:  # noqa: ANN001
+        submission = ViewSubmission.parse(body)
+        values, state = view_values(submission.view)
+        user_id = submission.user_id
         actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=user_id)
-        result = await handle_form(core, Submission(form=FormId(view["callback_id"]), values=values, actor=actor,
-                                                    state=state))
+        result = await handle_form(core, Submission(form=FormId(submission.callback_id), values=values,
+                                                    actor=actor, state=state))
         if result.errors is not None:
             await ack(response_action="errors", errors=dict(result.errors.errors))
             return
@@ -157,7 +164,8 @@ def register(app: AsyncApp, core: Core) -> None:
 
     @app.event("app_home_opened")
     async def on_home(event, client) -> None:  # noqa: ANN001
-        if event.get("tab", "home") != "home":
+        opened = HomeOpened.parse(event)
+        if opened.tab != "home":
             return
-        actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=event["user"])
-        await client.views_publish(user_id=event["user"], view=home_view(await home_message(core, actor)))
+        actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=opened.user_id)
+        await client.views_publish(user_id=opened.user_id, view=home_view(await home_message(core, actor)))

@@ -1,0 +1,46 @@
+"""Typed Slack payloads: parsed at the boundary, malformed ones refused with a clear reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.slack.inbound import (
+    ButtonPress,
+    HomeOpened,
+    MalformedPayload,
+    SlashCommand,
+    ViewSubmission,
+)
+
+
+def test_inbound_slash_command_blank_fields_become_none():
+    cmd = SlashCommand.parse({"command": "/kpi", "text": None, "user_id": "U1", "channel_id": "", "trigger_id": "t"})
+    assert (cmd.command, cmd.text, cmd.user_id, cmd.channel_id, cmd.trigger_id) == ("/kpi", "", "U1", None, "t")
+
+
+def test_inbound_button_press_in_channel_has_channel_ts_ref():
+    press = ButtonPress.parse({"actions": [{"action_id": "share_in_channel", "value": "v"}], "user": {"id": "U1"},
+                               "channel": {"id": "C1"}, "container": {"message_ts": "171.5"}, "trigger_id": "t"})
+    assert (press.action_id, press.value, press.message_ref, press.trigger_id) == ("share_in_channel", "v", "C1:171.5", "t")
+
+
+def test_inbound_button_press_from_modal_has_no_ref():
+    press = ButtonPress.parse({"actions": [{"action_id": "a"}], "user": {"id": "U1"}, "container": {"type": "view"}})
+    assert press.message_ref is None and press.value == ""
+
+
+@pytest.mark.parametrize(("parse", "body", "reason"), [
+    (SlashCommand.parse, {"command": "/kpi"}, "user_id"),
+    (ButtonPress.parse, {"actions": [], "user": {"id": "U1"}}, "no action"),
+    (ButtonPress.parse, {"actions": [{"action_id": "a"}]}, "id"),
+    (ViewSubmission.parse, {"user": {"id": "U1"}}, "no view"),
+    (ViewSubmission.parse, {"user": {"id": "U1"}, "view": {}}, "callback_id"),
+    (HomeOpened.parse, {"tab": "home"}, "user"),
+])
+def test_inbound_missing_field_raises_malformed_payload(parse, body, reason):
+    with pytest.raises(MalformedPayload, match=reason):
+        parse(body)
+
+
+def test_inbound_home_opened_defaults_to_home_tab():
+    assert HomeOpened.parse({"user": "U1"}) == HomeOpened(user_id="U1", tab="home")
