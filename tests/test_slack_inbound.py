@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
+from adapters.slack.app import web_client
 from adapters.slack.inbound import (
     ButtonPress,
     HomeOpened,
@@ -11,6 +13,7 @@ from adapters.slack.inbound import (
     SlashCommand,
     ViewSubmission,
 )
+from bot.settings import Settings
 
 
 def test_inbound_slash_command_blank_fields_become_none():
@@ -44,3 +47,13 @@ def test_inbound_missing_field_raises_malformed_payload(parse, body, reason):
 
 def test_inbound_home_opened_defaults_to_home_tab():
     assert HomeOpened.parse({"user": "U1"}) == HomeOpened(user_id="U1", tab="home")
+
+
+def test_web_client_retries_connection_errors_once_and_rate_limits_only_at_request_time():
+    class _Core:
+        settings = Settings(_env_file=None, slack_bot_token=SecretStr("xoxb-t"), slack_api_url="http://127.0.0.1:9/api/")
+
+    kinds = [type(h).__name__ for h in web_client(_Core()).retry_handlers]  # type: ignore[arg-type]
+    assert kinds == ["AsyncConnectionErrorRetryHandler", "AsyncRateLimitErrorRetryHandler"]
+    outbox = [type(h).__name__ for h in web_client(_Core(), retry_rate_limits=False).retry_handlers]  # type: ignore[arg-type]
+    assert outbox == ["AsyncConnectionErrorRetryHandler"]

@@ -13,10 +13,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blockkit import form_view, home_view, render_message, view_values
@@ -48,7 +45,7 @@ def web_client(core: Core, *, retry_rate_limits: bool = True) -> AsyncWebClient:
     settings = core.settings
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=10)
-    client.retry_handlers.append(AsyncConnectionErrorRetryHandler(max_retry_count=1))
+    # slack_sdk already installs one AsyncConnectionErrorRetryHandler (a single retry) by default.
     if retry_rate_limits:
         client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
     return client
