@@ -12,6 +12,7 @@ import yaml
 from pydantic import SecretStr
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
+from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.cli.manifest import slack_manifest
 from adapters.slack.app import slash_commands
@@ -178,3 +179,11 @@ def test_manifest_cli_fills_in_the_host():
     assert "YOUR-HOST" not in text and "https://liaison.example.org/slack/events" in text
     with pytest.raises(ValueError):
         slack_manifest("http://insecure.example.org")
+
+
+async def test_gateway_slow_slack_is_a_retryable_delivery_error(fake):
+    fake.fail_next("chat.postMessage", Scripted(delay=1.0))
+    gw = SlackGateway(AsyncWebClient(token="xoxb-test", base_url=fake.base_url + "api/", timeout=0.2))
+    with pytest.raises(DeliveryError) as info:
+        await gw.post("C1", Message(title="x"))
+    assert info.value.retryable and not info.value.gone
