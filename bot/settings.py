@@ -39,3 +39,6 @@ class Settings(BaseSettings):
     microsoft_app_password: SecretStr | None = Field(None, validation_alias=_env("MICROSOFT_APP_PASSWORD"))
     microsoft_app_tenant_id: str = Field("", validation_alias=_env("MICROSOFT_APP_TENANT_ID"))
     microsoft_app_type: str = Field("MultiTenant", validation_alias=_env("MICROSOFT_APP_TYPE"))
+    # Only for local testing with the Bot Framework Emulator or a fake connector: serve
+    # /api/messages without an app id, i.e. without any token check.
+    teams_allow_unauthenticated: bool = Field(False, validation_alias=_env("LIAISON_TEAMS_ALLOW_UNAUTHENTICATED"))

@@ -64,7 +64,8 @@ async def teams(db, clock, make_partner, make_user):
                               period_start=t, period_end=t + timedelta(minutes=15), num=70, den=100, ingested_at=t))
     await make_user(LEAD, role="client", platform="teams")
     await make_user(ACME_TL, role="partner", partner=acme, platform="teams")
-    return Core(db=db, settings=Settings(_env_file=None, database_url=db.url), clock=clock)
+    return Core(db=db, settings=Settings(_env_file=None, database_url=db.url, teams_allow_unauthenticated=True),
+                clock=clock)
 
 
 @pytest.fixture
@@ -259,3 +260,14 @@ def test_teams_package_has_manifest_icons_and_commands_matching_grammar(tmp_path
     bot = manifest["bots"][0]
     assert bot["scopes"] == ["personal", "team", "groupChat"]
     assert {c["title"] for c in bot["commandLists"][0]["commands"]} == {spec.verb for spec in commands()}
+
+
+async def test_teams_endpoint_is_not_mounted_without_app_id_unless_explicitly_allowed(db, clock, connector):
+    srv = TestServer(create_app(Core(db=db, settings=Settings(_env_file=None, database_url=db.url), clock=clock)),
+                     host="127.0.0.1")
+    await srv.start_server()
+    try:
+        assert await post(srv, activity(connector, text="kpi")) == 404
+    finally:
+        await srv.close()
+    assert connector.calls == []

@@ -20,11 +20,14 @@ log = logging.getLogger(__name__)
 def mount(app: web.Application, core: Core) -> None:
     """Add /api/messages. With MICROSOFT_APP_ID set, every request must carry a valid token."""
     settings = core.settings
+    auth_on = bool(settings.microsoft_app_id)
+    if not auth_on and not settings.teams_allow_unauthenticated:
+        log.info("Teams is not configured (MICROSOFT_APP_ID); /api/messages not mounted")
+        return
+    if not auth_on:
+        log.warning("LIAISON_TEAMS_ALLOW_UNAUTHENTICATED: /api/messages accepts unauthenticated requests")
     adapter = make_adapter(settings)
     bot = LiaisonTeamsBot(core)
-    auth_on = bool(settings.microsoft_app_id)
-    if not auth_on:
-        log.warning("MICROSOFT_APP_ID is not set: /api/messages accepts unauthenticated requests (local testing only)")
 
     async def on_error(context: TurnContext, error: Exception) -> None:
         reference = uuid.uuid4().hex[:8]
