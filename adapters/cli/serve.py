@@ -113,6 +113,12 @@ async def serve(core: Core, *, host: str, port: int, socket_mode: bool = False,
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    core = Core.from_settings(Settings())
+    settings = Settings()
+    if not args.verbose:
+        logging.getLogger().setLevel(settings.log_level.upper())
+    core = Core.from_settings(settings)
+    from bot.store.bootstrap import ensure_schema
+
+    await ensure_schema(core.db)
     await serve(core, host=args.host, port=args.port, socket_mode=args.socket_mode)
     return 0
