@@ -146,3 +146,22 @@ async def _run(argv: list[str]) -> int:
     import asyncio
 
     return await asyncio.to_thread(main, argv)
+
+
+async def test_ingest_late_rows_for_judged_days_reopen_evaluation_from_their_period(core, make_partner, clock):
+    from bot.store.alerts import BreachEpisode
+    from bot.store.models import Target
+
+    acme = await make_partner("acme", tz="Europe/Berlin")
+    async with core.db.transaction() as s:
+        s.add(Target(partner_id=acme.id, key="sl-day", metric="service_level", comparator=">=", target_value=80,
+                     window="day", min_volume=10, channel="voice"))
+    clock.set(datetime(2026, 11, 20, 10, tzinfo=UTC))
+    good = [f"acme,krakow,voice,2026-11-{d}T09:00:00+01:00,15,100,95,90,95,28500" for d in (17, 18, 19)]
+    assert (await ingest_csv(core, csv_text(*good))).ok  # the hook judges Nov 17-19: all on target
+    late = await ingest_csv(core, csv_text("acme,krakow,voice,2026-11-17T10:00:00+01:00,15,100,60,20,60,18000"))
+    assert late.ok and late.earliest == datetime(2026, 11, 17, 9, tzinfo=UTC)
+    async with core.db.session() as s:
+        episodes = (await s.execute(select(BreachEpisode))).scalars().all()
+    # Nov 17 is now 110 of 200 = 55%: the late file re-judged a day the marks had passed.
+    assert [e.opened_at for e in episodes] == [datetime(2026, 11, 16, 23, tzinfo=UTC)]
