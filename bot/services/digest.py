@@ -1,0 +1,158 @@
+"""Build weekly digests: one per partner and a portfolio one for the client, for the last complete week.
+
+KPI values, targets, week-over-week deltas and 8-week sparklines all come from
+bot.services.kpi_query (the one KPI query service). "What changed" lines are computed from
+data: the largest movers, breach episodes opened and recovered in the week (with duration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.compose.chart import Series, trend_chart
+from bot.compose.digest import DigestView, digest_message
+from bot.compose.kpi import kpi_row
+from bot.config.schema import DigestSchedule
+from bot.domain.metrics import format_delta
+from bot.domain.scorecard import DEFAULT_WEIGHTS, Scorecard, rank, score_partner
+from bot.messages import Message
+from bot.services.kpi_query import KpiLine, query_kpis
+from bot.store.alerts import BreachEpisode
+from bot.store.models import Partner
+from bot.store.policy import load_policy
+
+TREND_WEEKS = 8
+MOVERS = 3
+
+
+def week_label(day: date) -> str:
+    iso = day.isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"
+
+
+def moment_after_week(week: str, tz: str) -> datetime:
+    """Return a moment in the week after ISO ``week`` (e.g. 2026-W46) so "last-week" resolves to it."""
+    year, _, number = week.partition("-W")
+    monday = date.fromisocalendar(int(year), int(number), 1) + timedelta(days=7)
+    return datetime.combine(monday, time(12, 0), ZoneInfo(tz))
+
+
+def _duration(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h {int(delta.total_seconds() // 60) % 60}m"
+
+
+async def weights_for(session: AsyncSession, partner_id: int | None) -> dict[str, float]:
+    """Return the scorecard weights from the digest policy, else 20% each."""
+    policy = await load_policy(session, partner_id, "digest", DigestSchedule)
+    return dict(policy.scorecard) if policy else dict(DEFAULT_WEIGHTS)
+
+
+def _primary(lines: Sequence[KpiLine], metric: str) -> KpiLine | None:
+    """Pick the partner-wide line for ``metric`` (else its first scope)."""
+    found = [line for line in lines if line.metric.key == metric]
+    for line in found:
+        if line.channel is None:
+            return line
+    return found[0] if found else None
+
+
+def scorecard_of(partner: Partner, lines: Sequence[KpiLine], weights: Mapping[str, float], *, back: int = 0) -> Scorecard:
+    """Score ``partner`` from its KPI lines; ``back`` weeks before the queried one uses the trend."""
+    values: dict[str, float | None] = {}
+    targets: dict[str, float | None] = {}
+    for metric in weights:
+        line = _primary(lines, metric)
+        if line is None:
+            continue
+        series = line.trend
+        values[metric] = series[-1 - back] if len(series) > back else None
+        targets[metric] = line.target.target_value if line.target else None
+    return score_partner(partner.name, values=values, targets=targets, weights=weights)
+
+
+async def _changes(session: AsyncSession, partners: Sequence[Partner], lines: Sequence[KpiLine],
+                   start: datetime, end: datetime, *, with_partner: bool) -> list[str]:
+    movers = sorted(
+        (line for line in lines if line.delta and line.previous_value),
+        key=lambda line: -abs(line.delta / line.previous_value),  # relative move, so units compare
+    )[:MOVERS]
+    out = []
+    for line in movers:
+        who = f"{line.partner.name}: " if with_partner else ""
+        verb = "improved" if line.improved else "worsened"
+        out.append(f"{who}{line.metric.label} {verb} {format_delta(line.metric, line.delta)} week over week")
+    names = {p.id: p.name for p in partners}
+    episodes = (await session.execute(select(BreachEpisode).where(
+        BreachEpisode.partner_id.in_(list(names)),
+        or_(and_(BreachEpisode.opened_at >= start, BreachEpisode.opened_at < end),
+            and_(BreachEpisode.recovered_at >= start, BreachEpisode.recovered_at < end)),
+    ).order_by(BreachEpisode.opened_at, BreachEpisode.id))).scalars().all()
+    for e in episodes:
+        who = f"{names[e.partner_id]}: " if with_partner else ""
+        if e.recovered_at is not None and start <= e.recovered_at < end:
+            out.append(f"{who}breach recovered after {_duration(e.recovered_at - e.opened_at)} "
+                       f"({e.windows_breached} window(s) breached)")
+        else:
+            out.append(f"{who}breach opened {e.opened_at:%a %d %b %H:%M} UTC, still open at week end"
+                       if e.recovered_at is None or e.recovered_at >= end else f"{who}breach opened")
+    return out
+
+
+def _chart(title: str, lines: Sequence[KpiLine], weights: Mapping[str, float]) -> bytes | None:
+    series = []
+    weeks: list[str] = []
+    for metric in weights:
+        line = _primary(lines, metric)
+        if line is None or not any(v is not None for v in line.trend):
+            continue
+        weeks = [w.label for w in line.trend_windows]
+        series.append(Series(line.metric.label, line.trend, line.target.target_value if line.target else None))
+    return trend_chart(title=title, weeks=weeks, series=series) if series else None
+
+
+async def build_digest(session: AsyncSession, *, partner: Partner, now: datetime, chart: bool = True) -> tuple[str, Message]:
+    """Build the weekly digest for ``partner`` for the last complete week before ``now`` (partner tz)."""
+    weights = await weights_for(session, partner.id)
+    lines = await query_kpis(session, partners=[partner], metrics=list(weights), window_spec="last-week",
+                             now=now, trend=TREND_WEEKS)
+    window = lines[0].window
+    week = week_label(window.start.date())
+    current = scorecard_of(partner, lines, weights)
+    previous = scorecard_of(partner, lines, weights, back=1)
+    card = rank([current], previous={current.partner: previous.score})
+    changes = await _changes(session, [partner], lines, window.start_utc, window.end_utc, with_partner=False)
+    view = DigestView(
+        title_scope=partner.name, week=week, period=f"{window.label} ({partner.timezone})",
+        kpis=tuple(kpi_row(line) for line in lines), scorecards=tuple(card), changes=tuple(changes),
+        chart_png=_chart(f"{partner.name} {week}", lines, weights) if chart else None,
+    )
+    return week, digest_message(view)
+
+
+async def build_portfolio_digest(session: AsyncSession, *, partners: Sequence[Partner], now: datetime,
+                                 chart: bool = False) -> tuple[str, Message]:
+    """Build the client's portfolio digest: every partner's KPIs, ranked scorecards, what changed."""
+    weights = await weights_for(session, None)
+    lines = await query_kpis(session, partners=list(partners), metrics=list(weights), window_spec="last-week",
+                             now=now, trend=TREND_WEEKS)
+    week = week_label(lines[0].window.start.date()) if lines else week_label(now.date() - timedelta(days=7))
+    cards, previous = [], {}
+    for partner in partners:
+        mine = [line for line in lines if line.partner.id == partner.id]
+        cards.append(scorecard_of(partner, mine, weights))
+        previous[partner.name] = scorecard_of(partner, mine, weights, back=1).score
+    starts = [line.window.start_utc for line in lines] or [now]
+    ends = [line.window.end_utc for line in lines] or [now]
+    changes = await _changes(session, partners, lines, min(starts), max(ends), with_partner=True)
+    view = DigestView(
+        title_scope="Portfolio", week=week, period=f"{week}, each partner's own week",
+        kpis=tuple(kpi_row(line, with_partner=True) for line in lines),
+        scorecards=tuple(rank(cards, previous=previous)), changes=tuple(changes),
+    )
+    return week, digest_message(view)

@@ -1,0 +1,89 @@
+"""Weekly digest content from crafted data: KPIs, scorecard, movers, breaches, chart."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.compose.digest import digest_text
+from bot.services.digest import build_digest, build_portfolio_digest, moment_after_week
+from bot.store.alerts import BreachEpisode
+from bot.store.models import Measurement, Target
+
+GOLDEN = Path(__file__).parent / "golden"
+W45 = datetime(2026, 11, 2, 12, tzinfo=UTC)
+W46 = datetime(2026, 11, 9, 12, tzinfo=UTC)
+
+
+async def add(db, partner, metric: str, start: datetime, num: float, den: float):  # noqa: ANN001
+    async with db.transaction() as s:
+        s.add(Measurement(partner_id=partner.id, scope_site=0, channel="voice", metric=metric, period_start=start,
+                          period_end=start + timedelta(minutes=15), num=num, den=den, ingested_at=start))
+
+
+async def target(db, partner, metric: str, comparator: str, value: float):  # noqa: ANN001
+    async with db.transaction() as s:
+        s.add(Target(partner_id=partner.id, key=f"{metric}-week", metric=metric, comparator=comparator,
+                     target_value=value, warning_value=None, window="week", min_volume=0, channel=None))
+
+
+async def crafted(db, make_partner, slug: str = "acme", tz: str = "Europe/Warsaw"):  # noqa: ANN001
+    partner = await make_partner(slug, name=f"{slug.title()} CX", tz=tz)
+    await target(db, partner, "csat", ">=", 85.0)
+    await target(db, partner, "aht", "<=", 240.0)
+    await add(db, partner, "csat", W45, 80, 100)
+    await add(db, partner, "csat", W46, 90, 100)
+    await add(db, partner, "aht", W45, 240 * 100, 100)
+    await add(db, partner, "aht", W46, 300 * 100, 100)
+    return partner
+
+
+async def test_digest_crafted_week_matches_golden_with_movers_breach_and_chart(db, make_partner):
+    acme = await crafted(db, make_partner)
+    async with db.transaction() as s:
+        target_id = (await s.execute(select(Target.id).where(Target.partner_id == acme.id))).scalars().first()
+        s.add(BreachEpisode(target_id=target_id, created_at=W46, partner_id=acme.id, status="recovered", opened_at=W46,
+                            last_violating_start=W46, last_violating_end=W46 + timedelta(hours=2),
+                            recovered_at=W46 + timedelta(hours=2, minutes=30), windows_breached=10,
+                            worst_value=60.0, last_value=70.0))
+    async with db.session() as s:
+        week, message = await build_digest(s, partner=acme, now=moment_after_week("2026-W46", acme.timezone))
+    assert week == "2026-W46"
+    text = digest_text(message)
+    golden = GOLDEN / "digest_acme_w46.txt"
+    if not golden.exists():
+        golden.write_text(text)
+    assert text == golden.read_text()
+    # csat 90 vs 85 -> 88.2 points, aht 240/300=0.8 -> 66.7 points; mean 77.5
+    # last week: csat 80/85 -> 78.4, aht at target -> 83.3; mean 80.9, so movement -3.4
+    assert "Acme CX: 77.5/100 · -3.4 vs last week" in text
+    assert "breach recovered after 2h 30m" in text
+    from PIL import Image as PilImage
+    assert message.image is not None and message.image.png.startswith(b"\x89PNG")
+    assert PilImage.open(io.BytesIO(message.image.png)).size == (900, 600)
+
+
+async def test_digest_text_alone_reads_without_chart(db, make_partner):
+    acme = await crafted(db, make_partner)
+    async with db.session() as s:
+        _, message = await build_digest(s, partner=acme, now=moment_after_week("2026-W46", acme.timezone), chart=False)
+    assert message.image is None
+    text = digest_text(message)
+    assert "Average handle time: 5m 00s (target ≤ 4m 00s, breach, +60s)" in text
+    assert "improved" in text and "worsened" in text
+
+
+async def test_portfolio_digest_ranks_partners(db, make_partner):
+    acme = await crafted(db, make_partner)
+    globex = await make_partner("globex", name="Globex CX", tz="America/Sao_Paulo")
+    await target(db, globex, "csat", ">=", 85.0)
+    await add(db, globex, "csat", W46, 102, 100)
+    async with db.session() as s:
+        week, message = await build_portfolio_digest(s, partners=[acme, globex], now=datetime(2026, 11, 17, 12, tzinfo=UTC))
+    text = digest_text(message)
+    assert week == "2026-W46"
+    assert "Globex CX: 100.0/100 · rank 1 of 2" in text
+    assert "Acme CX: 77.5/100 · rank 2 of 2" in text
