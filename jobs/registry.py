@@ -29,6 +29,7 @@ JOB_MODULES: tuple[str, ...] = (
     "jobs.evaluate",
     "jobs.deliver",
     "jobs.escalation_timers",
+    "jobs.digest",
 )
 
 
