@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "adapters.cli.db",
     "adapters.cli.config",
     "adapters.cli.demo_data",
+    "adapters.cli.digest",
 )
 
 

@@ -1,0 +1,38 @@
+"""``liaison digest`` against the example config: dry-run render, enqueue, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "liaison.example.yaml"
+
+
+@pytest.fixture
+def cli_db(db_url, monkeypatch) -> str:
+    monkeypatch.setenv("LIAISON_DATABASE_URL", db_url)
+    assert main(["config", "apply", str(EXAMPLE)]) == 0
+    return db_url
+
+
+def test_digest_cli_dry_run_renders_then_enqueue_queues_once_per_route(cli_db, capsys):
+    capsys.readouterr()
+    assert main(["digest", "--partner", "acme", "--week", "2026-W46", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "Weekly digest · Acme Contact Solutions · 2026-W46" in out
+    assert "Balanced scorecard" in out
+    assert main(["digest", "--partner", "acme", "--week", "2026-W46"]) == 0
+    assert "2026-W46 digest for acme queued to" in capsys.readouterr().out
+    assert main(["digest", "--portfolio", "--week", "2026-W46", "--dry-run"]) == 0
+    assert "Weekly digest · Portfolio · 2026-W46" in capsys.readouterr().out
+
+
+def test_digest_cli_unknown_partner_and_bad_week_explain(cli_db, capsys):
+    capsys.readouterr()
+    assert main(["digest", "--partner", "nope", "--dry-run"]) == 1
+    assert "unknown partner 'nope'; known partners: acme, globex, northwind" in capsys.readouterr().out
+    assert main(["digest", "--partner", "acme", "--week", "46"]) == 2
+    assert "write it like 2026-W46" in capsys.readouterr().out
