@@ -7,14 +7,15 @@ import hmac
 from aiohttp import web
 
 from bot.core import Core
-from bot.ingest.parse import FormatError, parse_json
-from bot.services.ingest import ingest_records
+from bot.ingest.json_format import parse_json
+from bot.ingest.rows import FormatError
+from bot.services.ingest import ingest_rows
 
 _CORE: web.AppKey[Core] = web.AppKey("api_core", Core)
 
 
-def _problem(status: int, message: str, **extra: object) -> web.Response:
-    return web.json_response({"error": message, **extra}, status=status)
+def _problem(status: int, message: str, *, headers: dict[str, str] | None = None, **extra: object) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status, headers=headers)
 
 
 def _authorized(request: web.Request, core: Core) -> bool:
@@ -31,7 +32,8 @@ async def post_measurements(request: web.Request) -> web.Response:
     if core.settings.ingest_token is None:
         return _problem(503, "ingest is disabled: set LIAISON_INGEST_TOKEN on the server")
     if not _authorized(request, core):
-        return _problem(401, "missing or wrong bearer token", hint="send Authorization: Bearer <LIAISON_INGEST_TOKEN>")
+        return _problem(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"},
+                        hint="send Authorization: Bearer <LIAISON_INGEST_TOKEN>")
     limit = core.settings.ingest_max_bytes
     if request.content_length is not None and request.content_length > limit:
         return _problem(413, f"body larger than {limit} bytes; split the file")
@@ -44,7 +46,7 @@ async def post_measurements(request: web.Request) -> web.Response:
         records, errors = parse_json(body)
     except FormatError as exc:
         return _problem(422, str(exc), errors=[])
-    report = await ingest_records(core, records, source="api", errors=errors)
+    report = await ingest_rows(core, records, source="api", errors=errors)
     if report.errors:
         return web.json_response({"error": "rejected, nothing was written", "errors": [
             {"item": _item(e.where), "field": e.field, "error": e.error} for e in report.errors

@@ -57,23 +57,62 @@ async def test_api_ingest_over_size_cap_is_413(server, db):
     assert await stored(db) == 0
 
 
+async def test_api_ingest_chunked_body_over_cap_is_413_without_content_length(server, db):
+    async def chunks():
+        for _ in range(10):
+            yield b" " * 1000  # whitespace: valid JSON padding, 10000 bytes in all
+
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession() as http, \
+            http.post(server.make_url("/api/v1/measurements"), data=chunks(), headers=headers) as resp:
+        assert resp.request_info.headers.get("Content-Length") is None
+        assert resp.status == 413 and "larger than 4096" in (await resp.json())["error"]
+    assert await stored(db) == 0
+
+
 async def test_api_ingest_not_json_is_415(server):
-    assert (await post(server, "a,b", ctype="text/csv"))[0] == 415
+    status, body = await post(server, "a,b", ctype="text/csv")
+    assert status == 415 and "application/json" in body["error"]
+
+
+async def test_api_ingest_malformed_json_is_422(server, db):
+    status, body = await post(server, "{not json")
+    assert status == 422 and body["error"].startswith("not valid JSON")
+    assert await stored(db) == 0
+
+
+async def test_api_ingest_without_configured_token_is_503_and_never_open(db, clock, make_partner):
+    await make_partner("acme")
+    core = Core(db=db, settings=Settings(_env_file=None, database_url=db.url), clock=clock)
+    srv = TestServer(create_app(core, mounts=("adapters.api",)), host="127.0.0.1")
+    await srv.start_server()
+    try:
+        for token in (None, "anything"):
+            status, body = await post(srv, json.dumps([ITEM]), token=token)
+            assert status == 503 and "LIAISON_INGEST_TOKEN" in body["error"]
+    finally:
+        await srv.close()
+    assert await stored(db) == 0
 
 
 async def test_api_ingest_bad_items_are_422_with_per_item_errors(server, db):
     bad = dict(ITEM, offered=-5)
     status, body = await post(server, json.dumps({"measurements": [ITEM, bad, dict(ITEM, partner="nope")]}))
     assert status == 422
-    assert {(e["item"], e["field"]) for e in body["errors"]} == {(1, "offered"), (2, "partner")}
+    assert body["errors"] == [
+        {"item": 1, "field": "offered", "error": "is negative (-5)"},
+        {"item": 2, "field": "partner", "error": "'nope' is unknown (known: acme)"},
+    ]
     assert await stored(db) == 0
 
 
 async def test_api_ingest_good_batch_is_200_and_idempotent(server, db):
     status, body = await post(server, json.dumps({"measurements": [ITEM]}))
-    assert (status, body["created"]) == (200, 1)
+    assert (status, body) == (200, {"rows": 1, "measurements": 1, "created": 1, "changed": 0, "unchanged": 0})
     status, body = await post(server, json.dumps({"measurements": [ITEM]}))
-    assert (status, body["created"], body["unchanged"]) == (200, 0, 1)
+    assert (status, body["created"], body["changed"], body["unchanged"]) == (200, 0, 0, 1)
+    status, body = await post(server, json.dumps({"measurements": [dict(ITEM, answered_within_sla=70)]}))
+    assert (status, body["changed"]) == (200, 1)
     assert await stored(db) == 1
 
 

@@ -7,8 +7,10 @@ import asyncio
 from pathlib import Path
 
 from bot.core import Core
-from bot.ingest.parse import FormatError, parse_csv, parse_json
-from bot.services.ingest import ingest_records
+from bot.ingest.csv_format import parse_csv
+from bot.ingest.json_format import parse_json
+from bot.ingest.rows import FormatError
+from bot.services.ingest import ingest_rows
 from bot.store.bootstrap import ensure_schema
 
 
@@ -39,7 +41,7 @@ async def _ingest(args: argparse.Namespace) -> int:
     core = Core.from_settings()
     try:
         await ensure_schema(core.db)
-        report = await ingest_records(core, records, source=path.name, dry_run=args.dry_run, errors=errors)
+        report = await ingest_rows(core, records, source=path.name, dry_run=args.dry_run, errors=errors)
     finally:
         await core.db.dispose()
     if report.errors:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 IDENTITY_COLUMNS = ("partner", "site", "channel", "interval_start", "interval_minutes")
 COUNT_COLUMNS = (
@@ -15,7 +16,7 @@ COUNT_COLUMNS = (
     "handled", "handle_seconds", "fcr_resolved", "csat_positive", "csat_responses", "nps_promoters",
     "nps_passives", "nps_detractors", "ces_points", "ces_responses", "qa_points", "qa_max", "backlog",
     "first_response_seconds", "tickets", "leavers", "headcount", "trainings_completed",
-    "trainings_assigned", "adherent_seconds", "scheduled_seconds",
+    "trainings_assigned", "adherent_seconds", "scheduled_seconds", "resolution_seconds", "resolved",
 )
 COLUMNS = IDENTITY_COLUMNS + COUNT_COLUMNS
 REQUIRED = ("partner", "channel", "interval_start", "interval_minutes")
@@ -33,6 +34,7 @@ PARTS: tuple[tuple[str, str, str | None], ...] = (
     ("qa_score", "qa_points", "qa_max"),
     ("backlog", "backlog", None),
     ("first_response_time", "first_response_seconds", "tickets"),
+    ("resolution_time", "resolution_seconds", "resolved"),
     ("attrition", "leavers", "headcount"),
     ("training_completion", "trainings_completed", "trainings_assigned"),
     ("schedule_adherence", "adherent_seconds", "scheduled_seconds"),
@@ -79,5 +81,23 @@ class RowError:
     field: str | None
     error: str
 
+    @property
+    def position(self) -> int:
+        """Return the line or item number, so errors list in file order."""
+        number = self.where.rpartition(" ")[2]
+        return int(number) if number.isdigit() else -1
+
     def render(self) -> str:
-        return f"{self.where}: {self.field + ': ' if self.field else ''}{self.error}"
+        return f"{self.where}: {self.field + ' ' if self.field else ''}{self.error}"
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One row as read, before validation: column -> cell, and where it came from."""
+
+    where: str  # "line 14" or "item 3"
+    values: dict[str, Any]
+
+
+class FormatError(ValueError):
+    """The file as a whole can't be read (not a row problem)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -9,8 +10,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain.channels import ContactChannel
-from bot.ingest.parse import RawRecord
-from bot.ingest.rows import COUNT_COLUMNS, INTERVALS, PART_OF, IngestRow, RowError
+from bot.ingest.rows import (
+    COUNT_COLUMNS,
+    INTERVALS,
+    PART_OF,
+    REQUIRED,
+    IngestRow,
+    RawRecord,
+    RowError,
+)
 
 _CHANNELS = {c.value for c in ContactChannel}
 
@@ -25,21 +33,25 @@ class PartnerInfo:
 def _number(value: object) -> float | None:
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise ValueError("is true/false, not a count")
-    return float(value)  # type: ignore[arg-type]
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    return number
 
 
 def _minutes(start: datetime, minutes: int, tz: ZoneInfo) -> str | None:
     """Say why an interval start does not align to its length in the partner's time, or None."""
     local = start.astimezone(tz)
     if minutes == 1440:
-        return None if (local.hour, local.minute, local.second) == (0, 0, 0) else \
-            f"a daily row must start at local midnight in {tz.key}, not {local.strftime('%H:%M')}"
+        return None if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0) else \
+            f"is {local.strftime('%H:%M')} in {tz.key}; a daily row must start at local midnight"
     # Offsets such as +05:30 shift hour boundaries, so alignment is judged on local time.
     misaligned = local.second or local.microsecond or local.minute % minutes
     if misaligned:
-        return f"a {minutes}-minute interval must start on a {minutes}-minute boundary, not {local.strftime('%H:%M:%S')}"
+        return (f"is {local.strftime('%H:%M:%S')} in {tz.key}; a {minutes}-minute interval must start "
+                f"on a {minutes}-minute boundary")
     return None
 
 
@@ -72,35 +84,44 @@ def _check(rec: RawRecord, partners: Mapping[str, PartnerInfo]) -> tuple[IngestR
     def err(field: str | None, message: str) -> None:
         errs.append(RowError(where, field, message))
 
+    absent = {c for c in REQUIRED if v.get(c) is None or str(v.get(c)).strip() == ""}
+    for col in REQUIRED:
+        if col in absent:
+            err(col, "is missing")
     slug = str(v.get("partner") or "").strip()
     site = str(v.get("site") or "").strip()
     channel = str(v.get("channel") or "").strip().lower()
     info = partners.get(slug)
-    if not slug:
-        err("partner", "is empty")
-    elif info is None:
-        err("partner", f"unknown partner '{slug}' (known: {', '.join(sorted(partners)) or 'none'})")
-    elif site and site not in info.sites:
-        err("site", f"'{site}' is not a site of {slug} (sites: {', '.join(sorted(info.sites)) or 'none'})")
-    if channel not in _CHANNELS:
-        err("channel", f"'{v.get('channel')}' is not a channel; use one of {', '.join(sorted(_CHANNELS))}")
+    if info is None and "partner" not in absent:
+        err("partner", f"'{slug}' is unknown (known: {', '.join(sorted(partners)) or 'none'})")
+    elif info is not None and site and site not in info.sites:
+        err("site", f"'{site}' is not a site of {slug} (its sites: {', '.join(sorted(info.sites)) or 'none'})")
+    if channel not in _CHANNELS and "channel" not in absent:
+        err("channel", f"'{v.get('channel')}' is unknown; use one of {', '.join(sorted(_CHANNELS))}")
     start: datetime | None = None
     raw_start = v.get("interval_start")
-    try:
-        start = datetime.fromisoformat(str(raw_start).replace("Z", "+00:00"))
-        if start.tzinfo is None:
-            err("interval_start", f"'{raw_start}' has no UTC offset; write e.g. 2026-11-16T08:15:00+01:00 or ...Z")
-            start = None
-    except ValueError:
-        err("interval_start", f"'{raw_start}' is not an ISO 8601 time")
+    if "interval_start" not in absent:
+        try:
+            if not isinstance(raw_start, str):
+                raise ValueError("not a string")
+            start = datetime.fromisoformat(raw_start.replace("Z", "+00:00"))
+            if start.tzinfo is None:
+                err("interval_start", f"'{raw_start}' has no UTC offset; write e.g. 2026-11-16T08:15:00+01:00 or ...Z")
+                start = None
+        except ValueError:
+            err("interval_start", f"'{raw_start}' is not an ISO 8601 time")
     minutes: int | None = None
-    try:
-        minutes = int(str(v.get("interval_minutes")).strip())
-        if minutes not in INTERVALS:
-            err("interval_minutes", f"{minutes} is not an interval length; use {', '.join(map(str, INTERVALS))}")
-            minutes = None
-    except ValueError:
-        err("interval_minutes", f"'{v.get('interval_minutes')}' is not a whole number of minutes")
+    raw_minutes = v.get("interval_minutes")
+    if "interval_minutes" not in absent:
+        try:
+            if isinstance(raw_minutes, bool) or isinstance(raw_minutes, float) and not raw_minutes.is_integer():
+                raise ValueError("not a whole number")
+            minutes = int(float(raw_minutes)) if isinstance(raw_minutes, float) else int(str(raw_minutes).strip())
+            if minutes not in INTERVALS:
+                err("interval_minutes", f"{minutes} is not an interval length; use {', '.join(map(str, INTERVALS))}")
+                minutes = None
+        except ValueError:
+            err("interval_minutes", f"'{raw_minutes}' is not a whole number of minutes")
     if start is not None and minutes is not None and info is not None:
         problem = _minutes(start, minutes, ZoneInfo(info.timezone))
         if problem:
@@ -120,8 +141,8 @@ def _check(rec: RawRecord, partners: Mapping[str, PartnerInfo]) -> tuple[IngestR
         counts[col] = n
     for part, whole in PART_OF:
         if part in counts and whole in counts and counts[part] > counts[whole]:
-            err(part, f"{part} ({counts[part]:g}) is larger than {whole} ({counts[whole]:g})")
-    if not counts:
+            err(part, f"({counts[part]:g}) is larger than {whole} ({counts[whole]:g})")
+    if not counts and not errs:
         err(None, "the row carries no counts")
     if errs or start is None or minutes is None or info is None:
         return None, errs
@@ -145,7 +166,7 @@ def _overlaps(rows: Sequence[IngestRow], partners: Mapping[str, PartnerInfo]) ->
                 shared = set(row.counts) & set(other.counts)
                 if not shared:
                     continue  # a daily survey row beside 15-minute call rows measures other things
-                what = "repeats" if (start2, other.minutes) == (start, row.minutes) else "overlaps"
+                what = "duplicates" if (start2, other.minutes) == (start, row.minutes) else "overlaps"
                 errors.append(RowError(other.where, "interval_start",
                                        f"{what} {row.where} for {row.partner}/{row.site or '-'}/{row.channel} "
                                        f"({', '.join(sorted(shared)[:3])})"))

@@ -14,8 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core import Core
-from bot.ingest.parse import RawRecord
-from bot.ingest.rows import IngestRow, RowError, metric_parts
+from bot.ingest.rows import IngestRow, RawRecord, RowError, metric_parts
 from bot.ingest.validate import PartnerInfo, interval_end, validate
 from bot.store.models import Measurement, Partner, Site
 
@@ -124,9 +123,13 @@ async def _upsert(session: AsyncSession, items: list[dict], dialect: str) -> Non
         await session.execute(stmt)
 
 
-async def ingest_records(core: Core, records: Sequence[RawRecord], *, source: str, dry_run: bool = False,
-                         errors: Sequence[RowError] = ()) -> IngestReport:
-    """Validate every record; write all of them in one transaction, or none if any is bad."""
+async def ingest_rows(core: Core, rows: Sequence[RawRecord], *, source: str, dry_run: bool = False,
+                      errors: Sequence[RowError] = ()) -> IngestReport:
+    """Validate every row; write all of them in one transaction, or none if any is bad.
+
+    ``errors`` carries the problems the parser already found, so one answer lists them all.
+    """
+    records = rows
     report = IngestReport(rows=len(records), errors=list(errors), dry_run=dry_run)
     try:
         await _write(core, records, report, source=source, dry_run=dry_run)
@@ -151,7 +154,7 @@ async def _write(core: Core, records: Sequence[RawRecord], report: IngestReport,
     async with core.db.transaction() as session:
         infos = await partner_infos(session)
         rows, problems = validate(records, infos)
-        report.errors += problems
+        report.errors = sorted([*report.errors, *problems], key=lambda e: e.position)
         if report.errors:
             raise _RolledBack
         items = _measurements(rows, infos, source=source, now=now)
