@@ -30,6 +30,7 @@ JOB_MODULES: tuple[str, ...] = (
     "jobs.deliver",
     "jobs.escalation_timers",
     "jobs.digest",
+    "jobs.qbr",
 )
 
 

@@ -27,6 +27,8 @@ from bot.store.models import Partner
 from bot.store.policy import load_policy
 
 TREND_WEEKS = 8
+# The QBR pack's KPIs: the scorecard five plus service level.
+PACK_METRICS = ("service_level", "csat", "nps", "ces", "fcr", "aht")
 MOVERS = 3
 
 
