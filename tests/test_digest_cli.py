@@ -36,3 +36,13 @@ def test_digest_cli_unknown_partner_and_bad_week_explain(cli_db, capsys):
     assert "unknown partner 'nope'; known partners: acme, globex, northwind" in capsys.readouterr().out
     assert main(["digest", "--partner", "acme", "--week", "46"]) == 2
     assert "write it like 2026-W46" in capsys.readouterr().out
+
+
+def test_qbr_pack_cli_writes_markdown_and_rejects_bad_quarter(cli_db, tmp_path, capsys):
+    out = tmp_path / "pack.md"
+    assert main(["qbr", "pack", "--partner", "acme", "--quarter", "2026-Q4", "--out", str(out)]) == 0
+    assert out.read_text().startswith("# QBR pack · Acme Contact Solutions · 2026-Q4\n")
+    assert "## Open action items from the last QBR" in out.read_text()
+    capsys.readouterr()
+    assert main(["qbr", "pack", "--partner", "acme", "--quarter", "Q4"]) == 2
+    assert "write it like 2026-Q4" in capsys.readouterr().out
