@@ -19,8 +19,8 @@ from bot.compose.breach import (
     duration_text,
     open_breaches_section,
     prebreach_warning,
-    sparkline,
 )
+from bot.domain.sparkline import sparkline
 from bot.messages import Message
 from bot.messages_codec import message_to_dict
 

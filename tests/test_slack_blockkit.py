@@ -85,7 +85,9 @@ def test_blockkit_sla_status_and_help_golden():
     status = TargetStatus("Acme", "all sites · voice", CATALOGUE["service_level"], ">=", 80.0, "2026-W46", 77.1,
                           Status.BREACH, "2026-W47", 83.0, Status.WARNING, 900)
     golden("sla_status", valid(render_message(sla_status([status], open_breaches=None, title_scope="Acme"))))
-    golden("help", valid(render_message(help_message(commands(), registered=True))))
+    # Pinned to two verbs so the golden file does not change as features register theirs.
+    specs = [s for s in commands() if s.verb in ("kpi", "sla")]
+    golden("help", valid(render_message(help_message(specs, registered=True))))
 
 
 def test_blockkit_huge_message_is_cut_to_limits_with_and_more():

@@ -19,24 +19,6 @@ from bot.messages import (
     Status,
 )
 
-_BLOCKS = "▁▂▃▄▅▆▇█"
-
-
-def sparkline(values: list[float | None]) -> str:
-    """Draw values (oldest first) as unicode blocks; gaps as a middle dot."""
-    present = [v for v in values if v is not None]
-    if not present:
-        return ""
-    low, high = min(present), max(present)
-    span = high - low
-    out = []
-    for v in values:
-        if v is None:
-            out.append("·")
-        else:
-            out.append(_BLOCKS[0 if span == 0 else round((v - low) / span * (len(_BLOCKS) - 1))])
-    return "".join(out)
-
 
 def parts_text(metric_key: str, num: float, den: float) -> str:
     """Say what a value is built from: "412 of 600 answered within threshold"."""

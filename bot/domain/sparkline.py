@@ -9,10 +9,10 @@ GAP = "·"
 
 
 def sparkline(values: Sequence[float | None]) -> str:
-    """Draw ``values`` oldest first; missing windows show as a dot."""
+    """Draw ``values`` oldest first; missing windows show as a dot, no data at all as ""."""
     present = [v for v in values if v is not None]
     if not present:
-        return GAP * len(values)
+        return ""
     low, high = min(present), max(present)
     span = high - low
     out = []
@@ -20,7 +20,7 @@ def sparkline(values: Sequence[float | None]) -> str:
         if v is None:
             out.append(GAP)
         elif span == 0:
-            out.append(BARS[3])
+            out.append(BARS[0])
         else:
             out.append(BARS[round((v - low) / span * (len(BARS) - 1))])
     return "".join(out)

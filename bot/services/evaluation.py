@@ -23,11 +23,11 @@ from bot.compose.breach import (
     breach_followup,
     breach_recovered,
     prebreach_warning,
-    sparkline,
 )
 from bot.core import Core
 from bot.domain.metrics import CATALOGUE, Aggregation
 from bot.domain.sla import Threshold, judge
+from bot.domain.sparkline import sparkline
 from bot.domain.windows import Granularity, Window, window_containing
 from bot.messages import Status
 from bot.services.outbox import enqueue_to_route
