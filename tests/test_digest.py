@@ -11,7 +11,9 @@ from sqlalchemy import select
 from bot.compose.digest import digest_text
 from bot.services.digest import build_digest, build_portfolio_digest, moment_after_week
 from bot.store.alerts import BreachEpisode
+from bot.store.escalations import Escalation
 from bot.store.models import Measurement, Target
+from bot.store.qbr import Qbr
 
 GOLDEN = Path(__file__).parent / "golden"
 W45 = datetime(2026, 11, 2, 12, tzinfo=UTC)
@@ -49,6 +51,9 @@ async def test_digest_crafted_week_matches_golden_with_movers_breach_and_chart(d
                             last_violating_start=W46, last_violating_end=W46 + timedelta(hours=2),
                             recovered_at=W46 + timedelta(hours=2, minutes=30), windows_breached=10,
                             worst_value=60.0, last_value=70.0))
+        s.add(Escalation(partner_id=acme.id, severity="P2", category="quality", title="Wrong refunds",
+                         opened_at=W46, level_since=W46, first_acknowledged_at=W46 + timedelta(minutes=45)))
+        s.add(Qbr(partner_id=acme.id, scheduled_at=datetime(2027, 1, 20, 13, tzinfo=UTC)))
     async with db.session() as s:
         week, message = await build_digest(s, partner=acme, now=moment_after_week("2026-W46", acme.timezone))
     assert week == "2026-W46"
@@ -61,6 +66,8 @@ async def test_digest_crafted_week_matches_golden_with_movers_breach_and_chart(d
     # last week: csat 80/85 -> 78.4, aht at target -> 83.3; mean 80.9, so movement -3.4
     assert "Acme CX: 77.5/100 · -3.4 vs last week" in text
     assert "breach recovered after 2h 30m" in text
+    assert "- 1 escalation(s) opened, 0 resolved; mean time to acknowledge 0h 45m" in text
+    assert "- next QBR Wed 20 Jan 2027 14:00 (Europe/Warsaw)" in text
     from PIL import Image as PilImage
     assert message.image is not None and message.image.png.startswith(b"\x89PNG")
     assert PilImage.open(io.BytesIO(message.image.png)).size == (900, 600)
@@ -87,3 +94,14 @@ async def test_portfolio_digest_ranks_partners(db, make_partner):
     assert week == "2026-W46"
     assert "Globex CX: 100.0/100 · rank 1 of 2" in text
     assert "Acme CX: 77.5/100 · rank 2 of 2" in text
+
+
+async def test_kpi_partner_digest_verb_answers_with_digest(db, core, clock, make_partner, make_user):
+    acme = await crafted(db, make_partner)
+    tl = await make_user("acme-tl", role="partner", partner=acme)
+    from bot.commands import dispatch
+
+    clock.set(datetime(2026, 11, 16, 10, tzinfo=UTC))
+    reply = await dispatch(core, text="kpi acme digest", actor=tl, platform="console")
+    assert reply.title == "Weekly digest · Acme CX · 2026-W46"
+    assert reply.image is not None and reply.image.png.startswith(b"\x89PNG")

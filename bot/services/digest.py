@@ -2,7 +2,8 @@
 
 KPI values, targets, week-over-week deltas and 8-week sparklines all come from
 bot.services.kpi_query (the one KPI query service). "What changed" lines are computed from
-data: the largest movers, breach episodes opened and recovered in the week (with duration).
+data: the largest movers, breach episodes opened and recovered in the week (with duration),
+escalations opened/resolved with mean time to acknowledge, and the next scheduled QBR.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from bot.domain.scorecard import DEFAULT_WEIGHTS, Scorecard, rank, score_partner
 from bot.messages import Message
 from bot.services.kpi_query import KpiLine, query_kpis
 from bot.store.alerts import BreachEpisode
+from bot.store.escalations import Escalation
 from bot.store.models import Partner
 from bot.store.policy import load_policy
+from bot.store.qbr import Qbr
 
 TREND_WEEKS = 8
 # The QBR pack's KPIs: the scorecard five plus service level.
@@ -103,6 +106,29 @@ async def _changes(session: AsyncSession, partners: Sequence[Partner], lines: Se
         else:
             out.append(f"{who}breach opened {e.opened_at:%a %d %b %H:%M} UTC, still open at week end"
                        if e.recovered_at is None or e.recovered_at >= end else f"{who}breach opened")
+    escalations = (await session.execute(select(Escalation).where(
+        Escalation.partner_id.in_(list(names)),
+        or_(and_(Escalation.opened_at >= start, Escalation.opened_at < end),
+            and_(Escalation.first_resolved_at >= start, Escalation.first_resolved_at < end)),
+    ).order_by(Escalation.opened_at, Escalation.id))).scalars().all()
+    for partner_id in names:
+        mine = [e for e in escalations if e.partner_id == partner_id]
+        opened = [e for e in mine if start <= e.opened_at < end]
+        resolved = [e for e in mine if e.first_resolved_at and start <= e.first_resolved_at < end]
+        if not mine:
+            continue
+        acks = [e.first_acknowledged_at - e.opened_at for e in opened if e.first_acknowledged_at]
+        ack = f"; mean time to acknowledge {_duration(sum(acks, timedelta()) / len(acks))}" if acks else ""
+        who = f"{names[partner_id]}: " if with_partner else ""
+        out.append(f"{who}{len(opened)} escalation(s) opened, {len(resolved)} resolved{ack}")
+    for partner in partners:
+        nxt = (await session.execute(select(Qbr).where(
+            Qbr.partner_id == partner.id, Qbr.status == "scheduled", Qbr.scheduled_at >= end,
+        ).order_by(Qbr.scheduled_at))).scalars().first()
+        if nxt is not None:
+            who = f"{partner.name}: " if with_partner else ""
+            local = nxt.scheduled_at.astimezone(ZoneInfo(partner.timezone))
+            out.append(f"{who}next QBR {local:%a %d %b %Y %H:%M} ({partner.timezone})")
     return out
 
 
