@@ -46,3 +46,17 @@ def test_qbr_pack_cli_writes_markdown_and_rejects_bad_quarter(cli_db, tmp_path, 
     capsys.readouterr()
     assert main(["qbr", "pack", "--partner", "acme", "--quarter", "Q4"]) == 2
     assert "write it like 2026-Q4" in capsys.readouterr().out
+
+
+async def test_demo_showcase_digest_and_qbr_writes_chart_and_pack(core, make_partner, tmp_path, monkeypatch):
+    from adapters.cli.digest import show_digest_and_qbr
+
+    monkeypatch.chdir(tmp_path)  # PostgreSQL has no db file to sit beside
+    await make_partner("acme", name="Acme", tz="Europe/Warsaw")
+    out: list[str] = []
+    await show_digest_and_qbr(core, {}, out.append)
+    text = "\n".join(out)
+    assert "Weekly digest · Acme · 2026-W46" in text
+    assert "# QBR pack · Acme · 2026-Q3" in text
+    assert list(Path(core.settings.database_url.split(":///")[1]).parent.glob("qbr-pack-acme-2026-Q3.md")) \
+        if core.settings.database_url.startswith("sqlite") else (tmp_path / "qbr-pack-acme-2026-Q3.md").exists()

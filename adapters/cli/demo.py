@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from adapters.cli.digest import show_digest_and_qbr
 from adapters.console.gateway import PreviewGateway
 from adapters.console.render import render
 from adapters.console.shell import ConsoleSession, run_interactive, run_lines
@@ -141,6 +142,7 @@ async def show_alerts(core: Core, preview: dict[str, PreviewGateway], write: Wri
 
 
 SHOWCASE.append(("SLA breach alert and recovery", show_alerts))
+SHOWCASE.append(("Weekly digest with chart, QBR reminder and pack", show_digest_and_qbr))
 
 
 async def _demo(args: argparse.Namespace) -> int:

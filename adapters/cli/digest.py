@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import argparse
 import re
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from adapters.console.render import render_message
 from bot.compose.qbr import pack_markdown
 from bot.core import Core
+from bot.domain.qbr import quarter_of
+from bot.messages_codec import message_from_dict
 from bot.services.digest import build_digest, build_portfolio_digest, moment_after_week
 from bot.services.outbox import enqueue_to_route
 from bot.services.qbr import build_pack
 from bot.settings import Settings
 from bot.store.models import Partner
+from bot.store.outbox import OutboxItem
+from bot.store.qbr import Qbr
+from jobs import qbr as qbr_job
 
 WEEK = re.compile(r"^\d{4}-W\d{2}$")
 QUARTER = re.compile(r"^\d{4}-Q[1-4]$")
@@ -99,3 +105,45 @@ async def _digest(args: argparse.Namespace) -> int:
         return 1
     print(f"{week} digest for {slug} queued to {len(items)} route(s); a running `liaison serve` sends it")
     return 0
+
+
+def _beside_db(core: Core, name: str) -> Path:
+    """Return a path next to the SQLite database file (else in the working directory)."""
+    url = core.settings.database_url
+    return (Path(url.split(":///", 1)[1]).parent if url.startswith("sqlite") and ":///" in url else Path.cwd()) / name
+
+
+async def show_digest_and_qbr(core: Core, preview: dict, write) -> None:  # noqa: ANN001 - demo showcase step
+    """Show Acme's last-week digest (chart saved as PNG) and a QBR T-7 reminder with its pack."""
+    now = core.clock.now()
+    async with core.db.session() as s:
+        tables = await s.run_sync(lambda sync: inspect(sync.connection()).get_table_names())
+    if "qbr" not in tables:  # the QBR tables arrive with the next migration (`liaison db upgrade`)
+        write("The QBR tables are not in this database's schema yet; run `liaison db upgrade` once the QBR "
+              "migration exists. Skipping the digest and QBR showcase.")
+        return
+    async with core.db.transaction() as s:
+        acme = (await s.execute(select(Partner).where(Partner.slug == "acme"))).scalar_one_or_none()
+        if acme is None:
+            write("No partner acme in the config; skipping the digest and QBR showcase.")
+            return
+        week, message = await build_digest(s, partner=acme, now=now)
+        # a QBR exactly a week ahead, so the T-7 reminder (with the pack) is due right now
+        s.add(Qbr(partner_id=acme.id, scheduled_at=now + timedelta(days=7), source="manual"))
+    if message.image and message.image.png:
+        chart = _beside_db(core, f"digest-acme-{week}.png")
+        chart.write_bytes(message.image.png)
+        write(f"(chart saved to {chart})")
+    write(render_message(message))
+    keys = [k for k in await qbr_job.run(core) if k.endswith(":T-7")]
+    async with core.db.session() as s:
+        item = (await s.execute(select(OutboxItem).where(OutboxItem.key.startswith(f"{keys[0]}@"))
+                                .order_by(OutboxItem.id))).scalars().first() if keys else None
+        view = await build_pack(s, partner=acme, quarter=quarter_of(now + timedelta(days=7), acme.timezone), now=now)
+    if item is not None:
+        write(f"\nQBR reminder (T-7) — {item.platform} {item.destination}")
+        write(render_message(message_from_dict(item.payload)))
+    pack_path = _beside_db(core, f"qbr-pack-acme-{view.quarter}.md")
+    pack_path.write_text(pack_markdown(view))
+    write(f"\nQBR pack written to {pack_path}:\n")
+    write(pack_markdown(view))
