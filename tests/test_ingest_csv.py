@@ -158,6 +158,10 @@ async def test_ingest_cli_unreadable_or_unparseable_file_exits_1(core, tmp_path,
     monkeypatch.setenv("LIAISON_DATABASE_URL", core.db.url)
     assert await _run(["ingest", str(tmp_path / "missing.csv")]) == 1
     assert "cannot read it" in capsys.readouterr().out
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(HEADER.encode() + b"\nacme,krak\xf3w,voice,2026-11-16T08:00:00+01:00,15,1,1,1,1,1\n")
+    assert await _run(["ingest", str(latin)]) == 1
+    assert "not UTF-8 text" in capsys.readouterr().out
     broken = tmp_path / "batch.json"
     broken.write_text("{not json")
     assert await _run(["ingest", str(broken)]) == 1

@@ -65,6 +65,9 @@ async def _ingest(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"{path}: cannot read it ({exc.strerror or exc})")
         return 1
+    except UnicodeDecodeError as exc:
+        print(f"{path}: not UTF-8 text (byte {exc.start}); export it as UTF-8 and send it again")
+        return 1
     fmt = args.format or ("json" if path.suffix.lower() == ".json" else "csv")
     try:
         records, errors = parse_json(text) if fmt == "json" else parse_csv(text)

@@ -114,13 +114,15 @@ async def _existing(session: AsyncSession, items: list[dict]) -> dict[tuple, tup
 
 async def _upsert(session: AsyncSession, items: list[dict], dialect: str) -> None:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(Measurement.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["partner_id", "scope_site", "channel", "metric", "period_start"],
+        set_={c: stmt.excluded[c] for c in ("site_id", "period_end", "num", "den", "aux", "source", "ingested_at")},
+    )
+    # One statement compiled once, executed with many parameter sets: SQLAlchemy batches them
+    # into multi-row VALUES ("insertmanyvalues"); a .values(list) statement is recompiled per batch.
     for i in range(0, len(items), BATCH):
-        stmt = insert(Measurement).values(items[i:i + BATCH])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["partner_id", "scope_site", "channel", "metric", "period_start"],
-            set_={c: stmt.excluded[c] for c in ("site_id", "period_end", "num", "den", "aux", "source", "ingested_at")},
-        )
-        await session.execute(stmt)
+        await session.execute(stmt, items[i:i + BATCH])
 
 
 async def ingest_rows(core: Core, rows: Sequence[RawRecord], *, source: str, dry_run: bool = False,
