@@ -76,6 +76,22 @@ async def test_ingest_csv_rejection_leaves_earlier_data_untouched(core, make_par
     assert after == before
 
 
+async def test_ingest_csv_row_overlapping_a_stored_period_of_another_length_is_rejected(core, make_partner):
+    acme = await make_partner("acme", tz="Europe/Berlin")
+    quarter_hours = [f"acme,krakow,voice,2026-11-16T08:{m:02d}:00+01:00,15,10,10,9,10,3000" for m in (0, 15, 30, 45)]
+    assert (await ingest_csv(core, csv_text(*quarter_hours))).ok
+    # The same hour again as one 60-minute row: stored with the 15-minute rows it would count twice.
+    report = await ingest_csv(core, csv_text("acme,krakow,voice,2026-11-16T07:45:00+01:00,15,10,10,9,10,3000",
+                                             "acme,krakow,voice,2026-11-16T08:00:00+01:00,60,40,40,36,40,12000"))
+    assert [e.render() for e in report.errors] == [
+        "line 3: interval_start overlaps the stored 15-minute period from 2026-11-16 08:00 (aht, service_level); "
+        "resend with the interval length already stored"]
+    async with core.db.session() as s:
+        sums = await sum_parts(s, partner_ids=[acme.id], metrics=["service_level"],
+                               start=datetime(2026, 11, 16, tzinfo=UTC), end=datetime(2026, 11, 17, tzinfo=UTC))
+    assert sums[(acme.id, "service_level")].volume == 40  # the four quarter hours only, nothing added
+
+
 async def test_ingest_csv_unknown_and_missing_columns_reject_on_line_1():
     records, errors = parse_csv("partner,site,interval_start,interval_minutes,offered,calls_taken\n"
                                 "acme,krakow,2026-11-16T08:00:00Z,15,1,2\n")

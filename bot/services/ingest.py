@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -69,8 +70,10 @@ async def partner_infos(session: AsyncSession) -> dict[str, PartnerInfo]:
     return {p.slug: PartnerInfo(p.id, p.timezone, by_partner.get(p.id, {})) for p in partners}
 
 
-def _measurements(rows: Sequence[IngestRow], infos: dict[str, PartnerInfo], *, source: str, now: datetime) -> list[dict]:
-    out = []
+def _measurements(rows: Sequence[IngestRow], infos: dict[str, PartnerInfo], *, source: str,
+                  now: datetime) -> tuple[list[dict], list[str]]:
+    """Return the measurement rows to upsert and, index for index, the file row each came from."""
+    out, wheres = [], []
     for r in rows:
         info = infos[r.partner]
         site_id = info.sites.get(r.site) if r.site else None
@@ -79,37 +82,84 @@ def _measurements(rows: Sequence[IngestRow], infos: dict[str, PartnerInfo], *, s
             out.append({"partner_id": info.id, "site_id": site_id, "scope_site": site_id or 0,
                         "channel": r.channel, "metric": metric, "period_start": r.start, "period_end": end,
                         "num": num, "den": den, "aux": aux, "source": source, "ingested_at": now})
-    return out
+            wheres.append(r.where)
+    return out, wheres
 
 
 def _key(m: dict) -> tuple:
     return (m["partner_id"], m["scope_site"], m["channel"], m["metric"], m["period_start"])
 
 
-async def _existing(session: AsyncSession, items: list[dict]) -> dict[tuple, tuple]:
-    """Return the stored parts of every key the file touches.
+# A stored daily period starts at most 25 hours (a DST day) before a period it overlaps.
+_LOOKBACK = timedelta(hours=26)
+
+
+@dataclass
+class _Stored:
+    """What the database already holds around the file's periods."""
+
+    parts: dict[tuple, tuple] = field(default_factory=dict)  # exact key -> (num, den, aux, period_end)
+    # (partner_id, scope_site, channel, metric) -> sorted [(period_start, period_end)]
+    periods: dict[tuple, list[tuple[datetime, datetime]]] = field(default_factory=dict)
+
+    def overlapping(self, m: dict) -> list[tuple[datetime, datetime]]:
+        """Return stored periods of the same scope and metric that overlap ``m`` but are not its period."""
+        spans = self.periods.get(_key(m)[:4], [])
+        start, end = m["period_start"], m["period_end"]
+        hits = []
+        i = bisect_left(spans, (end,)) - 1
+        while i >= 0 and spans[i][1] > start:
+            if spans[i] != (start, end):
+                hits.append(spans[i])
+            i -= 1
+        return hits
+
+
+async def _existing(session: AsyncSession, items: list[dict]) -> _Stored:
+    """Return the stored parts of every key the file touches, and the stored periods around them.
 
     One range query per partner over (partner_id, metric, period_start) rides the lookup index;
     row-value IN lists are slow on SQLite.
     """
     wanted = {_key(m) for m in items}
     spans: dict[int, list] = {}
-    for partner_id, _site, _channel, metric, start in wanted:
-        span = spans.setdefault(partner_id, [start, start, set()])
-        span[0], span[1] = min(span[0], start), max(span[1], start)
-        span[2].add(metric)
-    found: dict[tuple, tuple] = {}
-    for partner_id, (first, last, metrics) in spans.items():
+    for m in items:
+        span = spans.setdefault(m["partner_id"], [m["period_start"], m["period_end"], set()])
+        span[0], span[1] = min(span[0], m["period_start"]), max(span[1], m["period_end"])
+        span[2].add(m["metric"])
+    stored = _Stored()
+    for partner_id, (first, last_end, metrics) in spans.items():
         stmt = select(Measurement.partner_id, Measurement.scope_site, Measurement.channel, Measurement.metric,
                       Measurement.period_start, Measurement.num, Measurement.den, Measurement.aux,
                       Measurement.period_end).where(
             Measurement.partner_id == partner_id, Measurement.metric.in_(sorted(metrics)),
-            Measurement.period_start >= first, Measurement.period_start <= last)
+            Measurement.period_start >= first - _LOOKBACK, Measurement.period_start < last_end)
         for row in (await session.execute(stmt)).all():
             key = tuple(row[:5])
             if key in wanted:
-                found[key] = (row[5], row[6], row[7], row[8])
-    return found
+                stored.parts[key] = (row[5], row[6], row[7], row[8])
+            stored.periods.setdefault(key[:4], []).append((row[4], row[8]))
+    for periods in stored.periods.values():
+        periods.sort()
+    return stored
+
+
+def _conflicts(items: list[dict], wheres: list[str], stored: _Stored, infos: dict[str, PartnerInfo]) -> list[RowError]:
+    """Name each row whose period overlaps a differently cut stored period (sums would count twice)."""
+    tz_of = {info.id: ZoneInfo(info.timezone) for info in infos.values()}
+    found: dict[str, tuple[tuple[datetime, datetime], int, set[str]]] = {}
+    for m, where in zip(items, wheres, strict=True):
+        hits = stored.overlapping(m)
+        if hits:
+            found.setdefault(where, (hits[-1], m["partner_id"], set()))[2].add(m["metric"])
+    errors = []
+    for where, ((start, end), partner_id, metrics) in found.items():
+        local = start.astimezone(tz_of[partner_id])
+        minutes = round((end - start).total_seconds() / 60)
+        errors.append(RowError(where, "interval_start", (
+            f"overlaps the stored {minutes}-minute period from {local.strftime('%Y-%m-%d %H:%M')} "
+            f"({', '.join(sorted(metrics)[:3])}); resend with the interval length already stored")))
+    return errors
 
 
 async def _upsert(session: AsyncSession, items: list[dict], dialect: str) -> None:
@@ -159,12 +209,15 @@ async def _write(core: Core, records: Sequence[RawRecord], report: IngestReport,
         report.errors = sorted([*report.errors, *problems], key=lambda e: e.position)
         if report.errors:
             raise _RolledBack
-        items = _measurements(rows, infos, source=source, now=now)
+        items, wheres = _measurements(rows, infos, source=source, now=now)
         report.measurements = len(items)
         existing = await _existing(session, items)
+        report.errors = sorted(_conflicts(items, wheres, existing, infos), key=lambda e: e.position)
+        if report.errors:
+            raise _RolledBack
         write = []
         for m in items:
-            old = existing.get(_key(m))
+            old = existing.parts.get(_key(m))
             if old is None:
                 report.created += 1
                 write.append(m)
