@@ -201,3 +201,17 @@ async def test_ingest_csv_late_rows_for_judged_days_reopen_evaluation_from_their
         episodes = (await s.execute(select(BreachEpisode))).scalars().all()
     # Nov 17 is now 110 of 200 = 55%: the late file re-judged a day the marks had passed.
     assert [e.opened_at for e in episodes] == [datetime(2026, 11, 16, 23, tzinfo=UTC)]
+
+
+async def test_ingest_csv_daily_and_hourly_rows_must_align_in_partner_time(core, make_partner):
+    await make_partner("acme", tz="Europe/Berlin")
+    report = await ingest_csv(core, csv_text(
+        "acme,krakow,voice,2026-11-16T00:00:00Z,1440,100,95,90,95,28500",  # 01:00 in Berlin
+        "acme,krakow,chat,2026-11-16T08:30:00+01:00,60,100,95,90,95,28500",
+        "acme,krakow,email,2026-11-15T23:00:00Z,1440,100,95,90,95,28500",  # Berlin midnight: fine
+    ))
+    assert [e.render() for e in report.errors] == [
+        "line 2: interval_start is 01:00 in Europe/Berlin; a daily row must start at local midnight",
+        "line 3: interval_start is 08:30:00 in Europe/Berlin; a 60-minute interval must start on a 60-minute boundary",
+    ]
+    assert await count_rows(core.db) == 0
