@@ -42,3 +42,7 @@ class Settings(BaseSettings):
     # Only for local testing with the Bot Framework Emulator or a fake connector: serve
     # /api/messages without an app id, i.e. without any token check.
     teams_allow_unauthenticated: bool = Field(False, validation_alias=_env("LIAISON_TEAMS_ALLOW_UNAUTHENTICATED"))
+    # Where Bot Framework token signing keys are published; leave unset for the public cloud.
+    # Set it (with the issuer) only for a sovereign cloud or a test issuer you run yourself.
+    teams_openid_metadata_url: str = Field("", validation_alias=_env("LIAISON_TEAMS_OPENID_METADATA_URL"))
+    teams_token_issuer: str = Field("https://api.botframework.com", validation_alias=_env("LIAISON_TEAMS_TOKEN_ISSUER"))

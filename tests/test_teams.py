@@ -142,7 +142,9 @@ async def test_teams_escalate_opens_card_form_and_errors_change_nothing(server, 
     assert problems(form) == [] and form["actions"][0]["data"]["form"] == "escalation_file"
     data = dict(form["actions"][0]["data"], severity="P2", category="quality", title=" ", description="x")
     await post(server, activity(connector, value=data, user=ACME_TL))
-    assert "The form was not accepted" in json.dumps(connector.cards("reply")[1])
+    again = connector.cards("reply")[1]  # the same form again, with the error and the typed values
+    assert problems(again) == [] and again["actions"][0]["data"]["form"] == "escalation_file"
+    assert "Nothing was saved" in json.dumps(again) and '"value": "x"' in json.dumps(again)
     async with teams.db.session() as s:
         assert (await s.execute(select(func.count()).select_from(Escalation))).scalar_one() == 0
 

@@ -10,9 +10,22 @@ from __future__ import annotations
 import base64
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
-from bot.messages import FieldKind, Form, FormErrors, KpiRow, Message, Section, Severity, Status
+from bot.actions import FormId
+from bot.messages import (
+    FieldKind,
+    Form,
+    FormErrors,
+    FormField,
+    KpiRow,
+    Message,
+    Option,
+    Section,
+    Severity,
+    Status,
+)
 
 VERSION = "1.5"
 MAX_BYTES = 28 * 1024
@@ -148,12 +161,19 @@ def _input(field, error: str | None) -> dict[str, Any]:  # noqa: ANN001 - FormFi
 
 
 def render_form(form: Form, errors: FormErrors | None = None) -> dict[str, Any]:
-    """Return a card form; fixed fields are shown as text and sent back in the submit data."""
-    problems = errors.errors if errors else {}
+    """Return a card form; fixed fields are shown as text and sent back in the submit data.
+
+    The submit data also carries the form's own spec, because a Teams card cannot stay open
+    like a Slack modal: when the server rejects a submission the form is rendered again from
+    it, with the errors and the values typed so far. The spec only shapes that re-render;
+    handlers validate every submitted value on the server.
+    """
+    problems_by_field = errors.errors if errors else {}
+    labels = {f.id: f.label for f in form.fields}
     body: list[dict[str, Any]] = [_text(form.title, size="Large", weight="Bolder")]
-    if problems:
-        body.append(_text("Please fix: " + "; ".join(f"{k}: {v}" for k, v in problems.items()),
-                          color="Attention", weight="Bolder"))
+    if problems_by_field:
+        body.append(_text("Nothing was saved. Please fix: " + "; ".join(
+            f"{labels.get(k, k)}: {v}" for k, v in problems_by_field.items()), color="Attention", weight="Bolder"))
     if form.intro:
         body.append(_text(form.intro))
     fixed: dict[str, str] = {}
@@ -163,10 +183,45 @@ def render_form(form: Form, errors: FormErrors | None = None) -> dict[str, Any]:
             shown = next((o.label for o in field.options if o.value == field.initial), field.initial or "")
             body.append({"type": "FactSet", "facts": [{"title": escape(field.label), "value": escape(shown)}]})
             continue
-        body.append(_input(field, problems.get(field.id)))
+        body.append(_input(field, problems_by_field.get(field.id)))
+        if field.id in problems_by_field:
+            body.append(_text(problems_by_field[field.id], color="Attention", size="Small", spacing="None"))
+        elif field.hint:
+            body.append(_text(field.hint, isSubtle=True, size="Small", spacing="None"))
     submit = {"type": "Action.Submit", "title": form.submit_label,
-              "data": {"form": form.id.value, "state": form.state, "fixed": fixed}}
+              "data": {"form": form.id.value, "state": form.state, "fixed": fixed, "spec": form_spec(form)}}
     return _card(body, [submit])
+
+
+_FIELD_KEYS = ("id", "label", "kind", "required", "initial", "placeholder", "hint", "max_length", "min_value",
+               "max_value", "read_only")
+
+
+def form_spec(form: Form) -> dict[str, Any]:
+    """Return the JSON-safe description of ``form`` that travels in its submit data."""
+    return {"title": form.title, "submit": form.submit_label, "intro": form.intro,
+            "fields": [{**{k: getattr(f, k) for k in _FIELD_KEYS if getattr(f, k) not in (None, False, "")},
+                        "options": [[o.value, o.label] for o in f.options]} for f in form.fields]}
+
+
+def form_from_spec(form_id: FormId, state: str, spec: dict[str, Any]) -> Form:
+    """Rebuild a form from its submit data; raise ValueError if the spec is not one we wrote."""
+    try:
+        fields = tuple(FormField(**{k: raw[k] for k in _FIELD_KEYS if k in raw}
+                                 | {"kind": FieldKind(raw.get("kind", "text")),
+                                    "options": tuple(Option(str(v), str(label)) for v, label in raw.get("options", []))})
+                       for raw in spec["fields"])
+        return Form(form_id, str(spec["title"]), fields, submit_label=str(spec.get("submit") or "Submit"),
+                    intro=spec.get("intro"), state=state)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a Liaison form spec: {exc}") from exc
+
+
+def with_values(form: Form, values: dict[str, Any]) -> Form:
+    """Return ``form`` with what the user typed as initial values, so a re-render loses nothing."""
+    fields = tuple(replace(f, initial=str(values[f.id])) if f.id in values and values[f.id] not in (None, "")
+                   and not f.read_only else f for f in form.fields)
+    return replace(form, fields=fields)
 
 
 KNOWN_ELEMENTS = {"TextBlock", "ColumnSet", "Column", "FactSet", "Image", "Container", "Input.Text",

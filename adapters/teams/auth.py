@@ -1,10 +1,35 @@
-"""Bot Framework settings for CloudAdapter, and a guard in front of it."""
+"""Bot Framework settings for CloudAdapter, and the token check in front of every turn.
+
+What CloudAdapter itself does (botbuilder 4.17, read from the installed source and pinned
+in tests/test_teams_auth.py): ``CloudAdapter.process`` passes a missing Authorization header
+on as ``""`` and maps only PermissionError to 401.
+- Public cloud validator (the default): ``JwtTokenValidation.authenticate_request`` treats
+  ``""`` as "no header" and, with an app id configured, raises PermissionError -> 401
+  before any bot code runs.
+- Parameterized validator (used when a metadata URL or issuer is configured): ``""`` yields
+  a None identity and an AttributeError -> 500.
+- Either way a forged token can escape as a 500: a non-JWT string raises jwt.DecodeError,
+  an unknown key id an IndexError in ``_OpenIdMetadata._find``, a bad signature
+  InvalidSignatureError.
+So ``authenticate`` below runs the same validation before the turn and answers every
+failure with 401; the turn then runs with its result (``process_activity``).
+"""
 
 from __future__ import annotations
 
+import logging
+
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity
+from botframework.connector.auth import AuthenticateRequestResult, AuthenticationConstants
 
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Unauthorized(Exception):
+    """The request carries no valid Bot Framework token."""
 
 
 class BotConfig:
@@ -15,6 +40,17 @@ class BotConfig:
         self.APP_PASSWORD = settings.microsoft_app_password.get_secret_value() if settings.microsoft_app_password else ""
         self.APP_TYPE = settings.microsoft_app_type
         self.APP_TENANTID = settings.microsoft_app_tenant_id
+        if settings.teams_openid_metadata_url:
+            # Any of these switches botbuilder to its parameterized validator, which then needs
+            # every endpoint spelled out; keep the public-cloud ones except the signing keys.
+            tenant = settings.microsoft_app_tenant_id if settings.microsoft_app_type == "SingleTenant" else ""
+            self.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = settings.teams_openid_metadata_url
+            self.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = settings.teams_token_issuer
+            self.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
+            self.TO_CHANNEL_FROM_BOT_LOGIN_URL = (AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX
+                                                  + (tenant or AuthenticationConstants.DEFAULT_CHANNEL_AUTH_TENANT))
+            self.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
+            self.OAUTH_URL = AuthenticationConstants.OAUTH_URL
 
 
 def make_adapter(settings: Settings) -> CloudAdapter:
@@ -22,11 +58,19 @@ def make_adapter(settings: Settings) -> CloudAdapter:
 
 
 def looks_like_bearer_jwt(header: str) -> bool:
-    """Tell whether an Authorization header can even be a Bot Framework token (three JWT parts).
-
-    CloudAdapter already refuses a missing header when an app id is set (PermissionError ->
-    401), but a malformed one would send it to fetch signing keys first; refusing early keeps
-    a forged request from costing an outbound call or reaching the bot at all.
-    """
+    """Tell whether an Authorization header can even be a Bot Framework token (three JWT parts)."""
     scheme, _, token = header.partition(" ")
     return scheme.lower() == "bearer" and token.count(".") == 2 and all(token.split("."))
+
+
+async def authenticate(adapter: CloudAdapter, activity: Activity, header: str, *,
+                       required: bool) -> AuthenticateRequestResult:
+    """Validate the request's token as CloudAdapter would; raise Unauthorized for any failure."""
+    if required and not looks_like_bearer_jwt(header):
+        # Refuse early: a malformed header must not cost a signing-key fetch.
+        raise Unauthorized("missing or malformed Bot Framework token")
+    try:
+        return await adapter.bot_framework_authentication.authenticate_request(activity, header)
+    except Exception as exc:  # noqa: BLE001 - botbuilder raises many types for a bad token (see module doc)
+        log.warning("Teams request refused: %s: %s", exc.__class__.__name__, exc)
+        raise Unauthorized("invalid Bot Framework token") from exc

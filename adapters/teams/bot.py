@@ -8,16 +8,16 @@ from typing import Any
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
-from botbuilder.schema import Activity
+from botbuilder.schema import Activity, ActivityTypes
 
-from adapters.teams.adaptive_card import render_card, render_form
+from adapters.teams.adaptive_card import form_from_spec, render_card, render_form, with_values
 from bot.actions import ActionId, FormId
 from bot.commands import dispatch
 from bot.core import Core
 from bot.interactions import Press, Submission, handle_action, handle_form
 from bot.messages import FormErrors, Message, OpenForm, Reply, Section, Severity
 from bot.services.identity import resolve_actor
-from bot.store.conversations import save_reference
+from bot.store.conversations import mark_stale, save_reference
 
 log = logging.getLogger(__name__)
 AT_TAG = re.compile(r"<at>[^<]*</at>")
@@ -53,13 +53,33 @@ def form_rejected(errors: FormErrors) -> Message:
                    sections=(Section(bullets=tuple(f"{k}: {v}" for k, v in errors.errors.items())),))
 
 
+def removed(activity: Activity) -> bool:
+    """Tell whether the activity says the bot was uninstalled or removed from the conversation."""
+    if activity.type == ActivityTypes.installation_update:
+        return (activity.action or "").startswith("remove")
+    if activity.type == ActivityTypes.conversation_update and activity.recipient:
+        return any(m.id == activity.recipient.id for m in activity.members_removed or [])
+    return False
+
+
 class LiaisonTeamsBot(TeamsActivityHandler):
     def __init__(self, core: Core) -> None:
         self.core = core
 
     async def on_turn(self, turn_context: TurnContext) -> None:
+        if removed(turn_context.activity):
+            await self._forget(turn_context)
+            return
         await self._remember(turn_context)
         await super().on_turn(turn_context)
+
+    async def _forget(self, turn_context: TurnContext) -> None:
+        # Teams tells us when the bot is removed; later posts there would only get 403s.
+        conversation = turn_context.activity.conversation.id
+        async with self.core.db.transaction() as session:
+            await mark_stale(session, conversation, reason="the bot was removed from this conversation",
+                             now=self.core.clock.now())
+        log.info("Teams conversation %s removed the bot; its reference is marked stale", conversation)
 
     async def _remember(self, turn_context: TurnContext) -> None:
         # Every activity carries a fresh reference; keeping the newest lets alerts reach this
@@ -119,15 +139,39 @@ class LiaisonTeamsBot(TeamsActivityHandler):
             await turn_context.send_activity(reply_activity(result.open_form))
 
     async def _submit(self, turn_context: TurnContext, actor, value: dict) -> None:  # noqa: ANN001
-        form_id = FormId(value["form"])
-        values = {k: v for k, v in value.items() if k not in ("form", "state", "fixed")}
+        try:
+            form_id = FormId(value["form"])
+        except ValueError:
+            from bot.compose.errors import unknown_action
+
+            await turn_context.send_activity(message_activity(unknown_action(str(value["form"]))))
+            return
+        state = str(value.get("state", ""))
+        values = {k: v for k, v in value.items() if k not in ("form", "state", "fixed", "spec")}
         values.update(value.get("fixed") or {})
-        result = await handle_form(self.core, Submission(form=form_id, values=values, actor=actor,
-                                                         state=str(value.get("state", ""))))
+        submission = Submission(form=form_id, values=values, actor=actor, state=state)
+        result = await handle_form(self.core, submission)
         if result.errors is not None:
-            # The form card stays usable in Teams: say what to fix there and change nothing.
-            await turn_context.send_activity(message_activity(form_rejected(result.errors)))
+            await self._show_errors(turn_context, submission, value.get("spec"), result.errors)
             return
         if result.reply is not None:
             await turn_context.send_activity(message_activity(result.reply))
 
+    async def _show_errors(self, turn_context: TurnContext, submission: Submission, spec: object,
+                           errors: FormErrors) -> None:
+        # A Teams card can't stay open like a Slack modal: show the same form again, in place
+        # when we know its card, with the errors next to the fields and the typed values kept.
+        try:
+            if not isinstance(spec, dict):
+                raise ValueError("no form spec in the submit data")
+            form = with_values(form_from_spec(submission.form, submission.state, spec), submission.values)
+        except ValueError:
+            await turn_context.send_activity(message_activity(form_rejected(errors)))
+            return
+        card = card_activity(render_form(form, errors), summary=f"{form.title}: please fix the form")
+        reply_to = turn_context.activity.reply_to_id
+        if reply_to:
+            card.id = reply_to
+            await turn_context.update_activity(card)
+        else:
+            await turn_context.send_activity(card)

@@ -7,9 +7,11 @@ import uuid
 
 from aiohttp import web
 from botbuilder.core import TurnContext
+from botbuilder.core.serializer_helper import serializer_helper
+from botbuilder.schema import Activity
 
 from adapters.teams.adaptive_card import render_card
-from adapters.teams.auth import looks_like_bearer_jwt, make_adapter
+from adapters.teams.auth import Unauthorized, authenticate, make_adapter
 from adapters.teams.bot import LiaisonTeamsBot, card_activity
 from bot.compose.errors import internal_error
 from bot.core import Core
@@ -32,19 +34,31 @@ def mount(app: web.Application, core: Core) -> None:
     async def on_error(context: TurnContext, error: Exception) -> None:
         reference = uuid.uuid4().hex[:8]
         log.error("Teams turn failed for activity %s (ref %s)", context.activity.id, reference, exc_info=error)
-        await context.send_activity(card_activity(render_card(internal_error(reference))))
+        try:
+            await context.send_activity(card_activity(render_card(internal_error(reference))))
+        except Exception:  # noqa: BLE001 - the connector may be what failed; the log already has it
+            log.warning("Teams apology for activity %s could not be sent", context.activity.id, exc_info=True)
 
     adapter.on_turn_error = on_error
 
     async def messages(request: web.Request) -> web.Response:
-        if auth_on and not looks_like_bearer_jwt(request.headers.get("Authorization", "")):
-            return web.json_response({"error": "missing or malformed Bot Framework token"}, status=401)
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.json_response({"error": "send the activity as application/json"}, status=415)
         try:
-            response = await adapter.process(request, bot)
-        except web.HTTPUnauthorized:
-            return web.json_response({"error": "invalid Bot Framework token"}, status=401)
-        return response or web.Response(status=201)
+            activity = Activity().deserialize(await request.json())
+        except ValueError:  # json and msrest deserialization errors are both ValueErrors
+            return web.json_response({"error": "the body is not an Activity"}, status=400)
+        if not activity.type:
+            return web.json_response({"error": "the body is not an Activity"}, status=400)
+        try:
+            # Authenticate here rather than inside adapter.process: it only maps PermissionError
+            # to 401, and a forged token can raise other errors (see adapters/teams/auth.py).
+            auth = await authenticate(adapter, activity, request.headers.get("Authorization", ""), required=auth_on)
+        except Unauthorized as exc:
+            return web.json_response({"error": str(exc)}, status=401)
+        invoke = await adapter.process_activity(auth, activity, bot.on_turn)
+        if invoke:
+            return web.json_response(serializer_helper(invoke.body), status=invoke.status)
+        return web.Response(status=201)
 
     app.router.add_post("/api/messages", messages)
