@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "adapters.cli.config",
     "adapters.cli.demo_data",
     "adapters.cli.digest",
+    "adapters.cli.teams",
 )
 
 

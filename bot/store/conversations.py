@@ -54,3 +54,27 @@ async def mark_stale(session: AsyncSession, destination: str, *, reason: str, no
     if row is not None:
         row.stale, row.stale_reason, row.stale_at = True, reason[:400], now
         session.add(row)
+
+
+async def list_references(session: AsyncSession, *, stale_only: bool = False,
+                          platform: str = "teams") -> list[ConversationRef]:
+    """Return stored references, stale ones first, then by name."""
+    stmt = select(ConversationRef).where(ConversationRef.platform == platform)
+    if stale_only:
+        stmt = stmt.where(ConversationRef.stale.is_(True))
+    rows = (await session.execute(stmt)).scalars().all()
+    return sorted(rows, key=lambda r: (not r.stale, r.name or r.key))
+
+
+async def link_name(session: AsyncSession, key: str, name: str) -> ConversationRef | None:
+    """Give the conversation ``key`` the name routes use; the name moves off any other conversation."""
+    row = (await session.execute(select(ConversationRef).where(ConversationRef.key == key))).scalars().first()
+    if row is None:
+        return None
+    for other in (await session.execute(select(ConversationRef).where(ConversationRef.name == name))).scalars():
+        if other.key != key:
+            other.name = ""
+            session.add(other)
+    row.name = name
+    session.add(row)
+    return row
