@@ -109,7 +109,7 @@ async def test_teams_kpi_message_answers_with_adaptive_card_and_stores_reference
     assert "Portfolio KPIs" in json.dumps(card)
     assert card["actions"][0]["data"] == {"action": "share_in_channel", "value": "kpi sl last-week"}
     async with teams.db.session() as s:
-        ref = (await s.execute(select(ConversationRef))).scalars().one()
+        ref = (await s.execute(select(ConversationRef).where(ConversationRef.platform == "teams"))).scalars().one()
     assert ref.name == "acme-alerts" and ref.service_url == connector.base_url
 
 
@@ -192,7 +192,8 @@ async def test_teams_gateway_posts_threads_and_updates_proactively(teams, connec
 async def test_teams_gateway_maps_failures_and_marks_removed_conversations_stale(teams, connector, status, retryable,
                                                                                  gone):
     gw = await proactive_gateway(teams, connector)
-    connector.fail_next(status, retry_after=3 if status == 429 else None)
+    # a Retry-After longer than the gateway's quick retries wait goes straight back to the outbox
+    connector.fail_next(status, retry_after=30 if status == 429 else None)
     with pytest.raises(DeliveryError) as info:
         await gw.post("acme-alerts", Message(title="x"))
     assert (info.value.retryable, info.value.gone) == (retryable, gone)

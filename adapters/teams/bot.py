@@ -47,6 +47,16 @@ def user_id_of(activity: Activity) -> str:
     return (getattr(sender, "aad_object_id", None) or sender.id) if sender else ""
 
 
+def personal_key(user_id: str) -> str:
+    """Name the personal chat with a user (AAD object id), as stored and as routes may name it."""
+    return f"user:{user_id}"
+
+
+def member_key(user_id: str) -> str:
+    """Key of a user's Teams account as last seen (to open a personal chat with them)."""
+    return f"member:{user_id}"
+
+
 def form_rejected(errors: FormErrors) -> Message:
     return Message(title="The form was not accepted", severity=Severity.WARNING,
                    summary="Nothing was changed. Fix these in the form above and submit it again.",
@@ -91,11 +101,19 @@ class LiaisonTeamsBot(TeamsActivityHandler):
         data = activity.channel_data or {}
         name = ((data.get("channel") or {}).get("name") or "") if isinstance(data, dict) else ""
         if activity.conversation.conversation_type == "personal":
-            name = f"user:{user_id_of(activity)}"
+            name = personal_key(user_id_of(activity))
         tenant = ((data.get("tenant") or {}).get("id") or "") if isinstance(data, dict) else ""
+        tenant = tenant or activity.conversation.tenant_id or ""
+        sender = activity.from_property
         async with self.core.db.transaction() as session:
             await save_reference(session, key=activity.conversation.id, reference=reference, name=name,
                                  service_url=activity.service_url, tenant_id=tenant, now=self.core.clock.now())
+            if activity.type == ActivityTypes.message and sender and sender.aad_object_id and tenant:
+                # Keep the user's Teams id (29:...) so a DM can open a personal chat they never started.
+                await save_reference(session, key=member_key(sender.aad_object_id), platform="teams-member",
+                                     reference={"user": {"id": sender.id, "aadObjectId": sender.aad_object_id},
+                                                "bot": {"id": activity.recipient.id if activity.recipient else ""}},
+                                     service_url=activity.service_url, tenant_id=tenant, now=self.core.clock.now())
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity

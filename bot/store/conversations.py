@@ -31,13 +31,18 @@ class ConversationRef(SQLModel, table=True):
 
 
 async def save_reference(session: AsyncSession, *, key: str, reference: dict[str, Any], now: datetime,
-                         name: str = "", service_url: str = "", tenant_id: str = "") -> ConversationRef:
-    """Insert or refresh a reference; a conversation that talks to us again is no longer stale."""
+                         name: str = "", service_url: str = "", tenant_id: str = "",
+                         platform: str = "teams") -> ConversationRef:
+    """Insert or refresh a reference; a conversation that talks to us again is no longer stale.
+
+    The first name sticks: a name given with `liaison teams link` is what routes use, and
+    a later activity carrying the channel's display name must not take it away.
+    """
     row = (await session.execute(select(ConversationRef).where(ConversationRef.key == key))).scalars().first()
     if row is None:
-        row = ConversationRef(key=key, reference=reference, updated_at=now)
+        row = ConversationRef(key=key, reference=reference, updated_at=now, platform=platform)
     row.reference, row.updated_at, row.stale, row.stale_reason = reference, now, False, ""
-    row.name = name or row.name
+    row.name = row.name or name
     row.service_url, row.tenant_id = service_url or row.service_url, tenant_id or row.tenant_id
     session.add(row)
     return row

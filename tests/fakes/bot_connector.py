@@ -1,4 +1,4 @@
-"""A fake Bot Connector on 127.0.0.1: records replies, updates and proactive sends; scripted failures.
+"""A fake Bot Connector on 127.0.0.1: records replies, updates, proactive sends and new conversations; scripted failures.
 
 Activities point their serviceUrl here, so the real botbuilder ConnectorClient talks to it.
 """
@@ -15,7 +15,7 @@ from aiohttp import web
 
 @dataclass
 class ConnectorCall:
-    verb: str  # send | reply | update
+    verb: str  # send | reply | update | create
     conversation: str
     activity_id: str | None
     activity: dict[str, Any]
@@ -46,11 +46,19 @@ class FakeBotConnector:
             return web.json_response({"error": {"code": str(status), "message": "scripted"}}, status=status,
                                      headers=headers)
         activity = await request.json()
+        if verb == "create":
+            # the body is ConversationParameters; Teams answers with the new personal chat's id
+            conversation = f"a:personal-{next(self._ids)}"
+            self.calls.append(ConnectorCall(verb, conversation, None, activity))
+            return web.json_response({"id": conversation}, status=201)
         conversation = request.match_info["conversation"]
         activity_id = request.match_info.get("activity")
         self.calls.append(ConnectorCall(verb, conversation, activity_id, activity))
         new_id = activity_id if verb == "update" else f"act-{next(self._ids)}"
         return web.json_response({"id": new_id})
+
+    async def create(self, request: web.Request) -> web.Response:
+        return await self._handle(request, "create")
 
     async def send(self, request: web.Request) -> web.Response:
         return await self._handle(request, "send")
@@ -63,6 +71,7 @@ class FakeBotConnector:
 
     async def start(self) -> str:
         app = web.Application()
+        app.router.add_post("/v3/conversations", self.create)
         app.router.add_post("/v3/conversations/{conversation}/activities", self.send)
         app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self.reply)
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self.update)
