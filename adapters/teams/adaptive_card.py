@@ -29,18 +29,29 @@ from bot.messages import (
 
 VERSION = "1.5"
 MAX_BYTES = 28 * 1024
+MAX_INLINE_PNG = 12 * 1024  # about 16 KB as base64, leaving the rest of the card its room
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 SEVERITY_COLOR = {Severity.INFO: "Default", Severity.SUCCESS: "Good", Severity.WARNING: "Warning",
                   Severity.CRITICAL: "Attention"}
 SEVERITY_WORD = {Severity.INFO: "", Severity.SUCCESS: "OK", Severity.WARNING: "WARNING", Severity.CRITICAL: "CRITICAL"}
 STATUS_COLOR = {Status.OK: "Good", Status.WARNING: "Warning", Status.BREACH: "Attention",
                 Status.INSUFFICIENT: "Default", Status.NO_TARGET: "Default", Status.NO_DATA: "Default"}
-_MARKDOWN = re.compile(r"([\\*_\[\]`#>~|])")
+# The markdown Adaptive Cards understand: **bold**, _italic_/*italic*, [links](url) and lists.
+# Escape only those, so a client that shows escapes literally shows as few as possible.
+_MARKDOWN = re.compile(r"([\\*_\[\]])")
+_LIST_MARKER = re.compile(r"^(\s*)([-+](?=\s)|\d+(?=\.\s))", re.MULTILINE)
 
 
 def escape(text: str) -> str:
-    """Neutralise the markdown subset TextBlocks understand, so data can't add links or styling."""
-    return _MARKDOWN.sub(r"\\\1", text)
+    """Neutralise the markdown subset TextBlocks understand, so data can't add links, lists or styling.
+
+    Teams honours CommonMark backslash escapes; a mention needs an entity we never send, so
+    "<at>" in data stays text.
+    """
+    text = _MARKDOWN.sub(r"\\\1", text)
+    # "- x", "+ x" and "1. x" at a line start would become list items
+    return _LIST_MARKER.sub(lambda m: f"{m.group(1)}{m.group(2)}\\" if m.group(2)[0].isdigit()
+                            else f"{m.group(1)}\\{m.group(2)}", text)
 
 
 def _text(text: str, **props: Any) -> dict[str, Any]:
@@ -114,9 +125,14 @@ def render_card(message: Message) -> dict[str, Any]:
     if message.image:
         if message.image.url:
             body.append({"type": "Image", "url": message.image.url, "altText": message.image.alt})
-        elif message.image.png and len(message.image.png) < 16 * 1024:
+        elif message.image.png and len(message.image.png) <= MAX_INLINE_PNG:
             body.append({"type": "Image", "altText": message.image.alt,
                          "url": "data:image/png;base64," + base64.b64encode(message.image.png).decode()})
+        elif message.image.png:
+            # A card has no room for a large PNG (base64 grows it by a third past the 28 KB
+            # limit); say so rather than drop it silently. The numbers are in the rows above.
+            body.append(_text(f"Chart not shown in Teams (too large for a card): {message.image.alt}.",
+                              isSubtle=True, size="Small"))
     tail = [_text(message.context, isSubtle=True, size="Small", separator=True)] if message.context else []
     actions = _actions(message)
     card = _card(head + body + tail, actions)
@@ -200,7 +216,7 @@ _FIELD_KEYS = ("id", "label", "kind", "required", "initial", "placeholder", "hin
 def form_spec(form: Form) -> dict[str, Any]:
     """Return the JSON-safe description of ``form`` that travels in its submit data."""
     return {"title": form.title, "submit": form.submit_label, "intro": form.intro,
-            "fields": [{**{k: getattr(f, k) for k in _FIELD_KEYS if getattr(f, k) not in (None, False, "")},
+            "fields": [{**{k: getattr(f, k) for k in _FIELD_KEYS if getattr(f, k) not in (None, "")},
                         "options": [[o.value, o.label] for o in f.options]} for f in form.fields]}
 
 
