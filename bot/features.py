@@ -7,3 +7,4 @@ import bot.services.breach_actions  # noqa: F401
 import bot.services.kpi_commands  # noqa: F401
 import bot.services.escalation_handlers  # noqa: F401
 import bot.services.qbr_commands  # noqa: F401
+import bot.services.stale_conversations  # noqa: F401

@@ -188,3 +188,32 @@ async def test_teams_bot_removed_from_team_marks_reference_stale_and_reinstall_r
     async with teams_core.db.session() as s:
         rows = (await s.execute(select(ConversationRef))).scalars().all()
     assert [(r.key, r.name, r.stale) for r in rows] == [(CHANNEL, "acme-alerts", False)]
+
+
+async def test_teams_personal_install_answers_with_home_listing_stale_conversations_for_admins(
+        teams_core, make_user):
+    await make_user("aad-admin", role="admin", platform="teams")
+    await make_user(LEAD, role="client", platform="teams")
+    await store_channel(teams_core, "https://smba.example/")
+    async with teams_core.db.transaction() as s:
+        from bot.store.conversations import mark_stale
+
+        await mark_stale(s, "acme-alerts", reason="HTTP 403: bot removed or no access", now=teams_core.clock.now())
+
+    def install(user: str) -> Activity:
+        return Activity(type=ActivityTypes.installation_update, action="add", channel_id="msteams",
+                        service_url="https://smba.example/", recipient=ChannelAccount(id="28:bot"),
+                        from_property=ChannelAccount(id=f"29:{user}", aad_object_id=user),
+                        conversation=ConversationAccount(id=f"a:{user}", conversation_type="personal"))
+
+    [admin_home] = (await run_turn(teams_core, install("aad-admin"))).activity_buffer
+    [lead_home] = (await run_turn(teams_core, install(LEAD))).activity_buffer
+    admin_text = str(admin_home.attachments[0].content)
+    assert "Teams conversations Liaison can no longer post to" in admin_text
+    assert "acme-alerts: HTTP 403: bot removed or no access" in admin_text and "teams refs --stale" in admin_text
+    assert "can no longer post to" not in str(lead_home.attachments[0].content)
+    channel_install = Activity(type=ActivityTypes.installation_update, action="add", channel_id="msteams",
+                               service_url="https://smba.example/", recipient=ChannelAccount(id="28:bot"),
+                               from_property=ChannelAccount(id="29:x", aad_object_id="aad-admin"),
+                               conversation=ConversationAccount(id=CHANNEL, conversation_type="channel"))
+    assert (await run_turn(teams_core, channel_install)).activity_buffer == []  # quiet in a team

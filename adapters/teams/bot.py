@@ -16,6 +16,7 @@ from bot.commands import dispatch
 from bot.core import Core
 from bot.interactions import Press, Submission, handle_action, handle_form
 from bot.messages import FormErrors, Message, OpenForm, Reply, Section, Severity
+from bot.services.home import home_message
 from bot.services.identity import resolve_actor
 from bot.store.conversations import mark_stale, save_reference
 
@@ -114,6 +115,17 @@ class LiaisonTeamsBot(TeamsActivityHandler):
                                      reference={"user": {"id": sender.id, "aadObjectId": sender.aad_object_id},
                                                 "bot": {"id": activity.recipient.id if activity.recipient else ""}},
                                      service_url=activity.service_url, tenant_id=tenant, now=self.core.clock.now())
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        # Installed as a personal app: answer with the user's Home (what needs their attention,
+        # stale Teams conversations for admins); in a team or chat the bot stays quiet.
+        activity = turn_context.activity
+        if activity.conversation.conversation_type != "personal":
+            return
+        import bot.features  # noqa: F401 - Home sections are registered by feature modules
+
+        actor = await resolve_actor(self.core, platform=PLATFORM, platform_user_id=user_id_of(activity))
+        await turn_context.send_activity(message_activity(await home_message(self.core, actor)))
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
