@@ -217,3 +217,17 @@ async def test_teams_personal_install_answers_with_home_listing_stale_conversati
                                from_property=ChannelAccount(id="29:x", aad_object_id="aad-admin"),
                                conversation=ConversationAccount(id=CHANNEL, conversation_type="channel"))
     assert (await run_turn(teams_core, channel_install)).activity_buffer == []  # quiet in a team
+
+
+async def test_teams_message_in_channel_thread_stores_the_channel_not_the_thread(teams_core, make_user):
+    await make_user(LEAD, role="client", platform="teams")
+    in_thread = channel_message("help")
+    in_thread.conversation = ConversationAccount(id=f"{CHANNEL};messageid=1700000000000", conversation_type="channel")
+    in_thread.id = "1700000000999"
+    await run_turn(teams_core, in_thread)
+    async with teams_core.db.session() as s:
+        row = await find_reference(s, "acme-alerts")
+        member = await find_reference(s, f"member:{LEAD}")
+    assert row.key == CHANNEL and row.reference["conversation"]["id"] == CHANNEL
+    assert row.reference.get("activityId") is None  # proactive posts start new messages, not replies
+    assert member.platform == "teams-member" and member.reference["user"]["id"] == f"29:{LEAD}-mri"

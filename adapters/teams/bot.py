@@ -48,6 +48,11 @@ def user_id_of(activity: Activity) -> str:
     return (getattr(sender, "aad_object_id", None) or sender.id) if sender else ""
 
 
+def conversation_key(conversation_id: str) -> str:
+    """Return the channel or chat a conversation id belongs to, without its thread part."""
+    return conversation_id.split(";messageid=", 1)[0]
+
+
 def personal_key(user_id: str) -> str:
     """Name the personal chat with a user (AAD object id), as stored and as routes may name it."""
     return f"user:{user_id}"
@@ -98,7 +103,12 @@ class LiaisonTeamsBot(TeamsActivityHandler):
         activity = turn_context.activity
         if not activity.conversation or not activity.service_url:
             return
-        reference = TurnContext.get_conversation_reference(activity).serialize()
+        ref = TurnContext.get_conversation_reference(activity)
+        # Store the channel itself, not the thread this message came from ("19:..;messageid=..")
+        # nor the message (activity_id): proactive posts must start new top-level messages.
+        ref.conversation.id = conversation_key(activity.conversation.id)
+        ref.activity_id = None
+        reference = ref.serialize()
         data = activity.channel_data or {}
         name = ((data.get("channel") or {}).get("name") or "") if isinstance(data, dict) else ""
         if activity.conversation.conversation_type == "personal":
@@ -107,7 +117,7 @@ class LiaisonTeamsBot(TeamsActivityHandler):
         tenant = tenant or activity.conversation.tenant_id or ""
         sender = activity.from_property
         async with self.core.db.transaction() as session:
-            await save_reference(session, key=activity.conversation.id, reference=reference, name=name,
+            await save_reference(session, key=ref.conversation.id, reference=reference, name=name,
                                  service_url=activity.service_url, tenant_id=tenant, now=self.core.clock.now())
             if activity.type == ActivityTypes.message and sender and sender.aad_object_id and tenant:
                 # Keep the user's Teams id (29:...) so a DM can open a personal chat they never started.

@@ -83,7 +83,9 @@ class TeamsGateway:
         if row.stale:
             raise DeliveryError(f"Teams conversation '{destination}' is stale ({row.stale_reason}); reinstall the "
                                 f"app there or change the route", retryable=False, gone=True)
-        return ConversationReference().deserialize(row.reference)
+        reference = ConversationReference().deserialize(row.reference)
+        reference.activity_id = None  # a reply-to id would put proactive posts in an old thread
+        return reference
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Return the wait before quick retry ``attempt`` (0-based): Retry-After or 1 s, 2 s... with jitter."""

@@ -19,6 +19,7 @@ class ConnectorCall:
     conversation: str
     activity_id: str | None
     activity: dict[str, Any]
+    response_id: str = ""  # the id the connector answered with (what replyToId / updates later name)
 
 
 @dataclass
@@ -53,8 +54,8 @@ class FakeBotConnector:
             return web.json_response({"id": conversation}, status=201)
         conversation = request.match_info["conversation"]
         activity_id = request.match_info.get("activity")
-        self.calls.append(ConnectorCall(verb, conversation, activity_id, activity))
         new_id = activity_id if verb == "update" else f"act-{next(self._ids)}"
+        self.calls.append(ConnectorCall(verb, conversation, activity_id, activity, new_id))
         return web.json_response({"id": new_id})
 
     async def create(self, request: web.Request) -> web.Response:
