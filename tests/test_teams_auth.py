@@ -160,3 +160,18 @@ async def test_teams_auth_cloud_adapter_alone_500s_on_missing_header_and_unknown
     # not a JWT: jwt.DecodeError; another key under our kid: InvalidSignatureError
     assert statuses[:4] == [500, 500, 500, 500]
     assert statuses[4] in (200, 201)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"microsoft_app_type": "Tenant"}, "use MultiTenant, SingleTenant or UserManagedIdentity"),
+    ({"microsoft_app_type": "SingleTenant"}, "needs MICROSOFT_APP_TENANT_ID"),
+    ({"microsoft_app_password": None}, "MICROSOFT_APP_PASSWORD is not"),
+])
+def test_teams_adapter_refuses_incomplete_bot_settings_with_the_variable_to_set(changes, message):
+    settings = Settings(_env_file=None, **{"microsoft_app_id": APP_ID, "microsoft_app_password": SecretStr("pw"),
+                                           **changes})
+    with pytest.raises(ValueError, match=message):
+        make_adapter(settings)
+    single = Settings(_env_file=None, microsoft_app_id=APP_ID, microsoft_app_password=SecretStr("pw"),
+                      microsoft_app_type="SingleTenant", microsoft_app_tenant_id="tenant-1")
+    assert make_adapter(single).bot_framework_authentication is not None

@@ -53,7 +53,21 @@ class BotConfig:
             self.OAUTH_URL = AuthenticationConstants.OAUTH_URL
 
 
+APP_TYPES = ("multitenant", "singletenant", "usermanagedidentity")
+
+
 def make_adapter(settings: Settings) -> CloudAdapter:
+    """Build the CloudAdapter; refuse settings botbuilder would reject with a vaguer message."""
+    kind = settings.microsoft_app_type.lower()
+    if kind not in APP_TYPES:
+        raise ValueError(f"MICROSOFT_APP_TYPE is '{settings.microsoft_app_type}'; use MultiTenant, SingleTenant "
+                         f"or UserManagedIdentity (as shown on the Azure Bot resource)")
+    if settings.microsoft_app_id and kind != "multitenant" and not settings.microsoft_app_tenant_id:
+        raise ValueError(f"MICROSOFT_APP_TYPE={settings.microsoft_app_type} needs MICROSOFT_APP_TENANT_ID "
+                         f"(the Directory (tenant) ID of the bot's app registration)")
+    if settings.microsoft_app_id and kind != "usermanagedidentity" and not settings.microsoft_app_password:
+        raise ValueError("MICROSOFT_APP_ID is set but MICROSOFT_APP_PASSWORD is not (the app registration's "
+                         "client secret value)")
     return CloudAdapter(ConfigurationBotFrameworkAuthentication(BotConfig(settings)))
 
 
