@@ -8,7 +8,7 @@ escalations opened/resolved with mean time to acknowledge, and the next schedule
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,12 @@ TREND_WEEKS = 8
 # The QBR pack's KPIs: the scorecard five plus service level.
 PACK_METRICS = ("service_level", "csat", "nps", "ces", "fcr", "aht")
 MOVERS = 3
+
+# Features add "What changed" lines (feedback received, reverse reports, ...) by appending a
+# provider: (session, partners, start, end, with_partner) -> lines, each prefixed with the
+# partner's name when ``with_partner`` (the portfolio digest).
+ChangeProvider = Callable[[AsyncSession, Sequence[Partner], datetime, datetime, bool], Awaitable[list[str]]]
+DIGEST_CHANGES: list[ChangeProvider] = []
 
 
 def week_label(day: date) -> str:
@@ -121,6 +127,10 @@ async def _changes(session: AsyncSession, partners: Sequence[Partner], lines: Se
         ack = f"; mean time to acknowledge {_duration(sum(acks, timedelta()) / len(acks))}" if acks else ""
         who = f"{names[partner_id]}: " if with_partner else ""
         out.append(f"{who}{len(opened)} escalation(s) opened, {len(resolved)} resolved{ack}")
+    import bot.features  # noqa: F401  (registers the feature providers)
+
+    for provider in DIGEST_CHANGES:
+        out += await provider(session, partners, start, end, with_partner)
     for partner in partners:
         nxt = (await session.execute(select(Qbr).where(
             Qbr.partner_id == partner.id, Qbr.status == "scheduled", Qbr.scheduled_at >= end,

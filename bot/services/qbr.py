@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,11 @@ from bot.store.policy import load_policy
 from bot.store.qbr import Qbr, QbrActionItem
 
 ACTION_LEAD = timedelta(days=2)  # owners hear about an action item this long before it is due
+
+# Features add lines to the pack's "Feedback and reverse reports" part by appending a provider:
+# (session, partner, quarter start, quarter end) -> lines.
+PackProvider = Callable[[AsyncSession, Partner, datetime, datetime], Awaitable[list[str]]]
+PACK_FEEDBACK: list[PackProvider] = []
 
 
 async def sync_schedule(session: AsyncSession, *, partner: Partner, now: datetime) -> list[Qbr]:
@@ -77,13 +83,18 @@ async def build_pack(session: AsyncSession, *, partner: Partner, quarter: str, n
     actions = (await session.execute(select(QbrActionItem).where(
         QbrActionItem.partner_id == partner.id, QbrActionItem.status == "open").order_by(QbrActionItem.due_on)
     )).scalars().all()
+    import bot.features  # noqa: F401  (registers the feature providers)
+
+    feedback: list[str] = []
+    for provider in PACK_FEEDBACK:
+        feedback += await provider(session, partner, start, end)
     return PackView(
         partner=partner.name, quarter=quarter,
         kpis=tuple((line.metric.label, format_value(line.metric, line.value),
                     f"{line.target.comparator} {format_value(line.metric, line.target.target_value)}"
                     if line.target else "-", line.status.value) for line in lines),
         sla_compliance=compliance, breaches=f"{len(episodes)} breach(es), {_hours(total)} in total",
-        escalations=tuple(esc_lines), feedback=(),
+        escalations=tuple(esc_lines), feedback=tuple(feedback),
         open_actions=tuple(f"{a.title} — {a.owner}, due {a.due_on:%Y-%m-%d}" for a in actions),
     )
 

@@ -1,0 +1,1 @@
+"""Partner feedback pulses and ``feedback`` (being built)."""

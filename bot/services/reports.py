@@ -1,0 +1,1 @@
+"""Reverse reports: ``report`` from client to partner (being built)."""
