@@ -39,5 +39,9 @@ async def test_digest_job_delivered_to_teams_as_card(db, clock, make_partner):
         assert "Weekly digest · Acme CX · 2026-W46" in text
         assert "What changed" in text and "CSAT improved +10.0 pp week over week" in text
         assert connector.calls[0].conversation == CONVERSATION
+        # the trend chart rides inside the card, re-encoded small enough for the 28 KB limit
+        [image] = [b for b in card["body"] if b.get("type") == "Image"]
+        assert image["url"].startswith("data:image/png;base64,") and "over 8 weeks" in image["altText"]
+        assert len(text.encode()) <= 28 * 1024
     finally:
         await connector.stop()

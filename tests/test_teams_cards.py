@@ -6,12 +6,16 @@ rendered here and compared with tests/golden/teams/<name>.json (LIAISON_UPDATE_G
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from PIL import Image as PILImage
 
 from adapters.teams.adaptive_card import (
     MAX_BYTES,
@@ -155,10 +159,20 @@ def test_teams_card_small_png_inline_large_png_explained_url_kept():
     chart = trend_chart(title="Acme", weeks=[f"W{i}" for i in range(40, 48)],
                         series=[Series("Service level", (80, 82, 79, 85, 70, 68, 75, 77), 80.0),
                                 Series("CSAT", (90, 91, 88, 87, 86, 92, 93, 90), 85.0)])
+    assert len(chart) > 12 * 1024  # too large to inline as rendered
     large = render_card(Message(title="t", image=Image(alt="Acme KPIs over 8 weeks", png=chart)))
-    if len(chart) > 12 * 1024:
-        assert large["body"][-1]["text"].startswith("Chart not shown in Teams (too large for a card)")
-    assert problems(large) == []
+    inline = large["body"][-1]
+    assert inline["type"] == "Image" and inline["altText"] == "Acme KPIs over 8 weeks"
+    shrunk = base64.b64decode(inline["url"].removeprefix("data:image/png;base64,"))
+    assert len(shrunk) <= 12 * 1024 and size(large) <= MAX_BYTES and problems(large) == []
+    picture = PILImage.open(io.BytesIO(shrunk))
+    assert picture.format == "PNG" and picture.mode == "P" and picture.width >= 450  # palette, still readable
+    noise = io.BytesIO()
+    PILImage.frombytes("RGB", (900, 600), random.Random(7).randbytes(900 * 600 * 3)).save(noise, format="PNG")
+    hopeless = render_card(Message(title="t", image=Image(alt="noise", png=noise.getvalue())))
+    assert hopeless["body"][-1]["text"].startswith("Chart not shown in Teams (too large for a card)")
+    broken = render_card(Message(title="t", image=Image(alt="broken", png=b"\x89PNG" + b"0" * 20000)))
+    assert broken["body"][-1]["text"].startswith("Chart not shown in Teams")
     linked = render_card(Message(title="t", image=Image(alt="chart", url="https://example.org/c.png")))
     assert linked["body"][-1] == {"type": "Image", "url": "https://example.org/c.png", "altText": "chart"}
 

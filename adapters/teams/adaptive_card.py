@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.actions import FormId
+from bot.compose.png import compact_png
 from bot.messages import (
     FieldKind,
     Form,
@@ -125,12 +126,14 @@ def render_card(message: Message) -> dict[str, Any]:
     if message.image:
         if message.image.url:
             body.append({"type": "Image", "url": message.image.url, "altText": message.image.alt})
-        elif message.image.png and len(message.image.png) <= MAX_INLINE_PNG:
+        elif message.image.png and (inline := compact_png(message.image.png, max_bytes=MAX_INLINE_PNG)):
+            # base64 grows the PNG by a third; the 28 KB card limit leaves about 12 KB for it, so a
+            # large chart is re-encoded with a small palette (and scaled down if need be).
             body.append({"type": "Image", "altText": message.image.alt,
-                         "url": "data:image/png;base64," + base64.b64encode(message.image.png).decode()})
+                         "url": "data:image/png;base64," + base64.b64encode(inline).decode()})
         elif message.image.png:
-            # A card has no room for a large PNG (base64 grows it by a third past the 28 KB
-            # limit); say so rather than drop it silently. The numbers are in the rows above.
+            # Nothing that fits is still readable: say so rather than drop it silently.
+            # The numbers are in the rows above.
             body.append(_text(f"Chart not shown in Teams (too large for a card): {message.image.alt}.",
                               isSubtle=True, size="Small"))
     tail = [_text(message.context, isSubtle=True, size="Small", separator=True)] if message.context else []
