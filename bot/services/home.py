@@ -6,6 +6,8 @@ appending to HOME_SECTIONS. Every provider gets the viewer and shows only what t
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -23,6 +25,8 @@ from bot.services.evaluation import open_episode_views
 from bot.services.kpi_query import PORTFOLIO_METRICS, query_kpis
 from bot.services.outbox import dead_letters
 from bot.store.escalations import Escalation
+
+log = logging.getLogger(__name__)
 
 HomeProvider = Callable[[AsyncSession, Actor, datetime], Awaitable[Section | None]]
 
@@ -68,11 +72,21 @@ async def home_message(core: Core, actor: Actor) -> Message:
     if not actor.registered:
         return Message(title="Welcome to Liaison", summary=NOT_REGISTERED, sections=(Section(
             text="Liaison posts SLA alerts, weekly KPI digests, escalations and QBR reminders for your BPO partners."),))
+    import bot.features  # noqa: F401  (features add their Home sections at import)
+
     now = core.clock.now()
     sections = []
     async with core.db.session() as session:
         for provider in HOME_SECTIONS:
-            section = await provider(session, actor, now)
+            try:
+                section = await provider(session, actor, now)
+            except Exception:
+                await session.rollback()  # read-only: leaves the session usable after a failed statement
+                # one broken section must not blank the whole Home; the rest still shows
+                reference = uuid.uuid4().hex[:8]
+                log.exception("home section %s failed (ref %s)", getattr(provider, "__name__", provider), reference)
+                section = Section(heading="Unavailable",
+                                  text=f"Part of this page could not be loaded (reference {reference}); the rest is current.")
             if section is not None:
                 sections.append(section)
     who = "client view" if actor.is_client_side else f"partner view: {actor.partner_slug}"
