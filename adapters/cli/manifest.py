@@ -46,13 +46,7 @@ def _slack(args: argparse.Namespace) -> int:
 
 
 def _teams(args: argparse.Namespace) -> int:
-    from adapters.teams.package import build_package
-    from bot.settings import Settings
+    """Same as `liaison teams package` (both names are documented)."""
+    from adapters.cli.teams import package_command
 
-    app_id = args.app_id or Settings().microsoft_app_id
-    if not app_id:
-        print("Give --app-id or set MICROSOFT_APP_ID (the Azure bot registration's app id).")
-        return 1
-    path = build_package(Path(args.out), app_id=app_id, host=args.host)
-    print(f"wrote {path}: upload it in Teams (Apps > Manage your apps > Upload an app)")
-    return 0
+    return package_command(args)
