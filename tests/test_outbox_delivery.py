@@ -25,7 +25,7 @@ from bot.messages import (
 from bot.messages_codec import message_from_dict, message_to_dict
 from bot.ports import DeliveryError
 from bot.services import outbox
-from bot.services.delivery import deliver_due
+from bot.services.delivery import _hold_destination, deliver_due
 from bot.settings import Settings
 from bot.store.models import Partner, Route
 from bot.store.outbox import OutboxItem, OutboxStatus
@@ -278,3 +278,41 @@ async def test_deliver_due_429_holds_the_whole_destination_not_others(db, clock,
     clock.advance(seconds=1)
     assert (await deliver_due(core, {"slack": gw})).sent == 3
     assert all(i.attempts == 1 for i in await _items(db) if i.key in ("c1-1", "c1-2"))
+
+
+async def test_deliver_due_429_hold_also_keeps_back_messages_enqueued_after_it(db, clock, make_core):
+    core = make_core()
+    gw = RecordingGateway(clock)
+    gw.fail_next(DeliveryError("ratelimited", retryable=True, retry_after=30))
+    async with db.transaction() as s:
+        await outbox.enqueue(s, platform="slack", destination="C1", message=_msg("first"), key="first", now=clock.now())
+    assert (await deliver_due(core, {"slack": gw})).retried == 1
+    clock.advance(seconds=5)
+    async with db.transaction() as s:  # arrives while Slack still says wait
+        await outbox.enqueue(s, platform="slack", destination="C1", message=_msg("later"), key="later", now=clock.now())
+        await outbox.enqueue(s, platform="teams", destination="C1", message=_msg("other platform"), key="teams",
+                             now=clock.now())
+    report = await deliver_due(core, {"slack": gw, "teams": gw})
+    assert [x.message.title for x in gw.sent] == ["other platform"] and report.claimed == 1
+    clock.advance(seconds=24)
+    assert (await deliver_due(core, {"slack": gw})).claimed == 0
+    clock.advance(seconds=1)  # 30 s after the 429
+    assert (await deliver_due(core, {"slack": gw})).sent == 2
+    assert [x.message.title for x in gw.sent] == ["other platform", "first", "later"]  # order kept
+
+
+async def test_two_holds_on_one_destination_keep_the_later_moment(db, clock, make_core):
+    core = make_core()
+    gw = RecordingGateway(clock)
+    async with db.transaction() as s:
+        for n in range(2):
+            await outbox.enqueue(s, platform="slack", destination="C1", message=_msg(), key=f"m{n}", now=clock.now())
+    gw.fail_next(DeliveryError("ratelimited", retryable=True, retry_after=60))
+    await deliver_due(core, {"slack": gw})
+    async with db.transaction() as s:  # a second replica hears a shorter wait: the longer one stands
+        item = (await s.execute(select(OutboxItem).where(OutboxItem.key == "m0"))).scalar_one()
+    await _hold_destination(core, item, until=clock.now() + timedelta(seconds=5), release=[])
+    clock.advance(seconds=30)
+    assert (await deliver_due(core, {"slack": gw})).claimed == 0
+    clock.advance(seconds=30)
+    assert (await deliver_due(core, {"slack": gw})).sent == 2

@@ -17,13 +17,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.core import Core
 from bot.messages_codec import message_from_dict
 from bot.ports import ChatGateway, DeliveryError
 from bot.services.outbox import DIRECT_PREFIX
-from bot.store.outbox import OutboxItem, OutboxStatus
+from bot.store.outbox import DestinationHold, OutboxItem, OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,9 @@ def backoff_seconds(attempts: int, rng: random.Random) -> float:
 async def _claim(core: Core, *, now: datetime, limit: int) -> list[OutboxItem]:
     lease = now + timedelta(seconds=core.settings.delivery_lease_seconds)
     free = or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now)
-    due = (OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= now, free)
+    held = exists().where(DestinationHold.platform == OutboxItem.platform,
+                          DestinationHold.destination == OutboxItem.destination, DestinationHold.until > now)
+    due = (OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= now, free, ~held)
     claimed: list[OutboxItem] = []
     async with core.db.transaction() as session:
         stmt = select(OutboxItem.id).where(*due).order_by(OutboxItem.id).limit(limit)
@@ -181,20 +185,21 @@ async def _failed(core: Core, item: OutboxItem, exc: Exception, *, retryable: bo
 
 
 async def _hold_destination(core: Core, item: OutboxItem, *, until: datetime, release: list[int]) -> None:
-    """Keep every pending row for ``item``'s destination until ``until`` (the platform said wait).
+    """Hold ``item``'s destination until ``until`` (the platform said wait).
 
     Slack's chat.postMessage limit is per channel, so the whole destination waits (no attempt
-    counted), not just the row that got the 429; rows this run had claimed are released.
+    counted), not just the row that got the 429: rows this run had claimed are released, and the
+    hold row keeps back rows enqueued later too. Replicas upsert it, keeping the later moment.
     """
+    insert = sqlite_insert if core.db.is_sqlite else pg_insert
+    stmt = insert(DestinationHold).values(platform=item.platform, destination=item.destination, until=until)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["platform", "destination"],
+        set_={"until": until}, where=DestinationHold.until < until)
     async with core.db.transaction() as session:
         if release:
             await session.execute(update(OutboxItem).where(OutboxItem.id.in_(release)).values(claimed_until=None))
-        await session.execute(
-            update(OutboxItem).where(
-                OutboxItem.platform == item.platform, OutboxItem.destination == item.destination,
-                OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at < until,
-            ).values(next_attempt_at=until)
-        )
+        await session.execute(stmt)
 
 
 async def deliver_due(core: Core, gateways: Mapping[str, ChatGateway], *, limit: int = 50,

@@ -43,3 +43,17 @@ class OutboxItem(SQLModel, table=True):
     # the delivery horizon counts from here (enqueue, or an operator's retry)
     horizon_start: datetime = utc_column()
     sent_at: datetime | None = utc_column(nullable=True)
+
+
+class DestinationHold(SQLModel, table=True):
+    """A destination the platform told us to leave alone until ``until`` (Slack 429 Retry-After).
+
+    Every row for it waits, including rows enqueued after the 429 arrived, so nothing
+    jumps the queue into a channel that is rate limited.
+    """
+
+    __tablename__ = "destination_hold"
+
+    platform: str = Field(max_length=16, primary_key=True)
+    destination: str = Field(max_length=256, primary_key=True)
+    until: datetime = utc_column()
