@@ -13,6 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.core import Core
 from bot.ports import ChatGateway
 from bot.services import outbox
+from jobs import deliver
 from jobs.deliver import JOB_ID as DELIVER_JOB_ID
 from jobs.registry import Job, all_jobs
 
@@ -47,6 +48,7 @@ def build_scheduler(core: Core, gateways: Mapping[str, ChatGateway] | None = Non
 
 def wake_delivery(scheduler: AsyncIOScheduler) -> None:
     """Run the delivery job now (called after a commit that enqueued messages)."""
+    deliver.WOKEN.set()  # a run in progress goes round again
     job = scheduler.get_job(DELIVER_JOB_ID)
     if job is not None:
         job.modify(next_run_time=datetime.now(UTC))

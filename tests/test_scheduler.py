@@ -6,6 +6,7 @@ from bot.core import Core
 from bot.messages import Message
 from bot.services import outbox
 from bot.settings import Settings
+from jobs import deliver as deliver_job
 from jobs.registry import all_jobs
 from jobs.scheduler import attach_wake, build_scheduler
 from tests.fakes.recording_gateway import RecordingGateway
@@ -34,3 +35,34 @@ async def test_enqueue_commit_moves_delivery_job_to_now(db, clock):
         assert scheduler.get_job("deliver").next_run_time.year < 2099
     finally:
         outbox.remove_commit_listener(listener)
+
+
+class EnqueuingGateway(RecordingGateway):
+    """Posting the first message commits another one, as a button press would during a delivery run."""
+
+    def __init__(self, clock, db):  # noqa: ANN001
+        super().__init__(clock)
+        self.db = db
+
+    async def post(self, destination, message, *, thread_ref=None):  # noqa: ANN001, ANN201
+        result = await super().post(destination, message, thread_ref=thread_ref)
+        if len(self.sent) == 1:
+            async with self.db.transaction() as s:
+                await outbox.enqueue(s, platform="slack", destination="C2", message=Message(title="during"),
+                                     key="during", now=self.clock.now())
+        return result
+
+
+async def test_message_committed_during_a_delivery_run_goes_out_in_that_run(db, clock):
+    gateway = EnqueuingGateway(clock, db)
+    core = Core(db=db, settings=Settings(database_url=db.url, slack_pace_seconds=0), clock=clock)
+    scheduler = build_scheduler(core, {"slack": gateway})
+    listener = attach_wake(scheduler)
+    try:
+        async with db.transaction() as s:
+            await outbox.enqueue(s, platform="slack", destination="C1", message=Message(title="first"),
+                                 key="first", now=clock.now())
+        report = await deliver_job.run(core)
+    finally:
+        outbox.remove_commit_listener(listener)
+    assert [x.message.title for x in gateway.sent] == ["first", "during"] and report.sent == 2
