@@ -18,56 +18,20 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, text
-
+from bench.common import FixedClock, fresh_schema
 from bot.core import Core
 from bot.demo.bulk import insert_rows, seed_partners, synthetic_partners
 from bot.demo.generator import generate
 from bot.services.evaluation import evaluate
 from bot.settings import Settings
-from bot.store.db import Database, sync_url
+from bot.store.db import Database
 from bot.store.models import Target
-from bot.store.schema import metadata
 
 CHANNELS = ("voice", "chat", "email")
 
 
-class FixedClock:
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def now(self) -> datetime:
-        return self.moment
-
-
-def _fresh_schema(url: str) -> str:
-    """Create the tables in a private schema (PostgreSQL) or a fresh file (SQLite)."""
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[1]
-        for suffix in ("", "-wal", "-shm"):
-            try:
-                __import__("os").remove(path + suffix)
-            except FileNotFoundError:
-                pass
-        engine = create_engine(sync_url(url))
-        metadata.create_all(engine)
-        engine.dispose()
-        return url
-    schema = "bench_evaluation"
-    admin = create_engine(sync_url(url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    scoped = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    engine = create_engine(sync_url(scoped))
-    metadata.create_all(engine)
-    engine.dispose()
-    return scoped
-
-
 async def _run(url: str, *, partners: int, days: int) -> dict[str, object]:
-    url = _fresh_schema(url)
+    url = fresh_schema(url, "bench_evaluation")
     db = Database(url)
     specs = synthetic_partners(partners, CHANNELS)
     ids = await seed_partners(db, specs)

@@ -15,46 +15,19 @@ import argparse
 import asyncio
 import csv
 import io
-import os
 import shlex
 import sys
 import time
 from datetime import date
 
-from sqlalchemy import create_engine, text
-
+from bench.common import fresh_schema
 from bot.core import Core
 from bot.demo.bulk import seed_partners, synthetic_partners
 from bot.demo.generator import COLUMNS, generate
 from bot.ingest.csv_format import parse_csv
 from bot.services.ingest import IngestReport, ingest_rows
 from bot.settings import Settings
-from bot.store.db import Database, sync_url
-from bot.store.schema import metadata
-
-
-def _fresh_schema(url: str) -> str:
-    """Create the tables in a fresh SQLite file or a private PostgreSQL schema."""
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[1]
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(path + suffix):
-                os.remove(path + suffix)
-        engine = create_engine(sync_url(url))
-        metadata.create_all(engine)
-        engine.dispose()
-        return url
-    schema = "bench_ingest"
-    admin = create_engine(sync_url(url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    scoped = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    engine = create_engine(sync_url(scoped))
-    metadata.create_all(engine)
-    engine.dispose()
-    return scoped
+from bot.store.db import Database
 
 
 def _csv(rows: list[dict]) -> str:
@@ -85,7 +58,7 @@ async def _timed(core: Core, text_: str, *, dry_run: bool = False) -> tuple[floa
 
 
 async def _run(url: str, *, partners: int, weeks: int) -> list[dict[str, object]]:
-    url = _fresh_schema(url)
+    url = fresh_schema(url, "bench_ingest")
     db = Database(url)
     specs = synthetic_partners(partners)
     await seed_partners(db, specs)
