@@ -119,6 +119,19 @@ class Image:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that goes with a message (e.g. the QBR pack as Markdown).
+
+    Platforms that can take files (Slack) upload it into the message's thread; the others show
+    the message alone, so the message text must say how to get the content there.
+    """
+
+    filename: str
+    content: bytes = field(repr=False)
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """One chat message, platform-neutral."""
 
@@ -129,6 +142,7 @@ class Message:
     actions: tuple[Action, ...] = ()
     context: str | None = None
     image: Image | None = None
+    attachments: tuple[Attachment, ...] = ()
     fallback: str | None = None  # plain text for notifications and platforms that can't show blocks
     thread_key: str | None = None  # groups follow-ups (e.g. "breach:42") so adapters can thread them
     ephemeral: bool = True  # answers to commands are private unless shared

@@ -15,6 +15,7 @@ from typing import Any
 from bot.actions import ActionId, FormId
 from bot.messages import (
     Action,
+    Attachment,
     ButtonStyle,
     Confirm,
     Fact,
@@ -32,7 +33,7 @@ from bot.messages import (
 
 _TYPES: dict[str, type] = {
     cls.__name__: cls
-    for cls in (Message, Section, Fact, KpiRow, Action, Confirm, Image, Form, FormField, Option)
+    for cls in (Message, Section, Fact, KpiRow, Action, Confirm, Image, Attachment, Form, FormField, Option)
 }
 # Fields holding enums, so decoding gives back the enum (renderers match on them).
 _ENUMS: dict[str, dict[str, type[Enum]]] = {
@@ -43,7 +44,7 @@ _ENUMS: dict[str, dict[str, type[Enum]]] = {
     "FormField": {"kind": FieldKind},
     "Form": {"id": FormId},
 }
-_BYTES = {("Image", "png")}
+_BYTES = {("Image", "png"), ("Attachment", "content")}
 
 
 def _encode(value: Any) -> Any:

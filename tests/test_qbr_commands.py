@@ -48,4 +48,8 @@ async def test_qbr_schedule_list_action_done_pack(db, core, make_partner, make_u
 
     pack = await dispatch(core, text="qbr pack acme 2026-Q4", actor=admin, platform="console")
     assert pack.title == "QBR pack · Acme · 2026-Q4"
-    assert "liaison qbr pack --partner acme --quarter 2026-Q4" in pack.sections[0].text
+    assert "liaison qbr pack --partner acme --quarter 2026-Q4" in pack.context
+    headings = [section.heading for section in pack.sections]
+    assert headings == ["KPIs vs targets", "SLA", "Escalations", "Feedback and reverse reports", "Open action items"]
+    assert pack.sections[4].bullets == ("None open.",)  # the one action item was marked done above
+    assert (await dispatch(core, text="qbr pack acme 2026-Q4", actor=other, platform="console")).title != pack.title

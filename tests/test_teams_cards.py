@@ -64,7 +64,7 @@ DIRECT: dict[str, Message] = {
     "error_internal": internal_error("a1b2c3d4"),
     "qbr_reminder": qbr_reminder(partner="Acme Contact Solutions", tz="Europe/Warsaw",
                                  meeting=datetime(2026, 12, 3, 9, tzinfo=UTC), days_before=7, quarter="2026-Q4",
-                                 pack=None, pack_path=None),
+                                 pack=None, pack_command=None),
     "qbr_list": qbr_list([("Globex CX", "America/Sao_Paulo", datetime(2026, 12, 10, 13, tzinfo=UTC), "plan")]),
     "qbr_list_empty": qbr_list([]),
     "qbr_action_reminder": action_reminder(partner="Northwind BPO", title="Fix IVR routing", owner="Lead",

@@ -58,6 +58,8 @@ def render_message(message: Message) -> str:
             lines += _wrap(f"• {bullet}", "  ")
     if message.image:
         lines += ["", f"[chart: {message.image.alt}]"]
+    for attachment in message.attachments:
+        lines.append(f"[file: {attachment.filename}, {len(attachment.content):,} bytes]")
     if message.context:
         lines += [""] + _wrap(message.context)
     if message.actions:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -11,6 +13,8 @@ from adapters.slack.blockkit import render_message
 from bot.core import Core
 from bot.messages import Message
 from bot.ports import DeliveryError, PostResult
+
+log = logging.getLogger(__name__)
 
 GONE = {"channel_not_found", "not_in_channel", "is_archived", "user_not_found", "cannot_dm_bot",
         "message_not_found", "user_disabled"}
@@ -46,11 +50,26 @@ class SlackGateway:
             kwargs["thread_ts"] = split_ref(thread_ref)[1]
         data = await self._call("chat_postMessage", **kwargs)
         channel, ts = data["channel"], data["ts"]
-        if message.image and message.image.png:
-            await self._call("files_upload_v2", channel=channel, thread_ts=ts, content=message.image.png,
-                             filename="chart.png", title=message.image.title or message.image.alt,
-                             alt_txt=message.image.alt)
+        await self._upload_files(message, channel=channel, ts=ts)
         return PostResult(ref=f"{channel}:{ts}", thread_ref=thread_ref)
+
+    async def _upload_files(self, message: Message, *, channel: str, ts: str) -> None:
+        """Upload the chart and attachments into the posted message's thread.
+
+        The message is already posted, so a failed upload must not fail the row (the outbox
+        would post the message again); the message reads on its own, and the failure is logged.
+        """
+        uploads: list[dict[str, object]] = []
+        if message.image and message.image.png:
+            uploads.append({"content": message.image.png, "filename": "chart.png",
+                            "title": message.image.title or message.image.alt, "alt_txt": message.image.alt})
+        uploads += [{"content": a.content, "filename": a.filename, "title": a.title or a.filename}
+                    for a in message.attachments]
+        for upload in uploads:
+            try:
+                await self._call("files_upload_v2", channel=channel, thread_ts=ts, **upload)
+            except DeliveryError as exc:
+                log.warning("posted %s:%s but could not upload %s: %s", channel, ts, upload["filename"], exc)
 
     async def update(self, ref: str, message: Message) -> None:
         channel, ts = split_ref(ref)

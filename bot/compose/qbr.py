@@ -8,7 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.qbr import CHECKLIST
-from bot.messages import Fact, Message, Section, Severity
+from bot.messages import Attachment, Fact, Message, Section, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,20 +42,43 @@ def pack_markdown(view: PackView) -> str:
     return "\n".join(out) + "\n"
 
 
+def pack_filename(view: PackView, slug: str) -> str:
+    return f"qbr-pack-{slug}-{view.quarter}.md"
+
+
+def pack_message(view: PackView) -> Message:
+    """The whole pack as a chat message (what `qbr pack acme 2026-Q4` answers)."""
+    return Message(title=f"QBR pack · {view.partner} · {view.quarter}", sections=(
+        Section(heading="KPIs vs targets", facts=tuple(
+            Fact(label, f"{value} (target {target}, {status.replace('_', ' ')})") for label, value, target, status in view.kpis)
+            or (Fact("KPIs", "no data this quarter"),)),
+        Section(heading="SLA", facts=(Fact("Compliance", view.sla_compliance), Fact("Breaches", view.breaches))),
+        Section(heading="Escalations", bullets=view.escalations or ("None this quarter.",)),
+        Section(heading="Feedback and reverse reports", bullets=view.feedback or ("None received this quarter.",)),
+        Section(heading="Open action items", bullets=view.open_actions or ("None open.",)),
+    ))
+
+
 def qbr_reminder(*, partner: str, tz: str, meeting: datetime, days_before: int, quarter: str,
-                 pack: PackView | None, pack_path: str | None) -> Message:
-    """Remind both sides of an upcoming QBR, with the checklist (and the pack summary at T-7)."""
+                 pack: PackView | None, pack_command: str | None, slug: str = "") -> Message:
+    """Remind both sides of an upcoming QBR, with the checklist (and the pack at T-7, attached as Markdown)."""
     sections = [Section(heading="Preparation checklist", bullets=CHECKLIST)]
+    attachments: tuple[Attachment, ...] = ()
     if pack is not None:
+        name = pack_filename(pack, slug or partner.lower().replace(" ", "-"))
+        attachments = (Attachment(name, pack_markdown(pack).encode(), title=f"QBR pack · {partner} · {quarter}"),)
+        where = f"The full pack is attached as {name} where files can be attached"
         sections.append(Section(heading=f"QBR pack · {quarter}", facts=(
             Fact("SLA compliance", pack.sla_compliance), Fact("Breaches", pack.breaches),
+            Fact("Escalations", "; ".join(pack.escalations) or "none this quarter"),
+            Fact("Feedback and reverse reports", "; ".join(pack.feedback) or "none received this quarter"),
             Fact("Open action items", str(len(pack.open_actions))),
-        ), text=f"Full pack: {pack_path}" if pack_path else None))
+        ), text=f"{where}; type `{pack_command}` to read it in chat." if pack_command else f"{where}."))
     when = "tomorrow" if days_before == 1 else f"in {days_before} days"
     return Message(
         title=f"QBR with {partner} {when}",
         summary=f"{local_time(meeting, tz)}; reviewing {quarter}.",
-        severity=Severity.INFO, sections=tuple(sections), ephemeral=False,
+        severity=Severity.INFO, sections=tuple(sections), ephemeral=False, attachments=attachments,
         thread_key=f"qbr:{partner}:{meeting:%Y%m%d}",
     )
 

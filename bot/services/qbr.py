@@ -111,8 +111,8 @@ async def send_due_reminders(session: AsyncSession, *, partner: Partner, now: da
                 if reminder.days_before == PACK_DAYS else None
             message = qbr_reminder(partner=partner.name, tz=partner.timezone, meeting=qbr.scheduled_at,
                                    days_before=reminder.days_before, quarter=quarter, pack=pack,
-                                   pack_path=f"liaison qbr pack --partner {partner.slug} --quarter {quarter}"
-                                   if pack else None)
+                                   pack_command=f"qbr pack {partner.slug} {quarter}" if pack else None,
+                                   slug=partner.slug)
             key = f"qbr:{partner.slug}:{qbr.id}:T-{reminder.days_before}"
             for side in (partner.id, None):
                 await enqueue_to_route(session, partner_id=side, purpose="qbr", message=message, key=key, now=now)

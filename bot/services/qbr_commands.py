@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -10,13 +11,13 @@ from sqlalchemy import select
 
 from bot.actions import ActionId
 from bot.commands import CommandError, CommandRequest, command
-from bot.compose.qbr import pack_markdown, qbr_list
+from bot.compose.qbr import pack_message, qbr_list
 from bot.core import Core
 from bot.domain.access import require_admin, require_partner, require_registered
 from bot.domain.qbr import quarter_of
 from bot.grammar import resolve_partner, visible_partners
 from bot.interactions import ActionResult, Press, on_action
-from bot.messages import Action, Fact, Message, Reply, Section
+from bot.messages import Action, Message, Reply, Section
 from bot.services.digest import build_digest
 from bot.services.kpi_commands import KPI_EXTENSIONS
 from bot.services.qbr import build_pack, sync_schedule
@@ -87,11 +88,9 @@ async def qbr(core: Core, request: CommandRequest) -> Reply:
             if not QUARTER.match(quarter):
                 raise CommandError(f"'{quarter}' is not a quarter; write it like 2026-Q4.")
             view = await build_pack(s, partner=partner, quarter=quarter, now=now)
-            return Message(title=f"QBR pack · {partner.name} · {quarter}", sections=(Section(facts=(
-                Fact("SLA compliance", view.sla_compliance), Fact("Breaches", view.breaches),
-                Fact("Escalation groups", str(len(view.escalations))), Fact("Open action items", str(len(view.open_actions))),
-            ), text=f"Full Markdown pack: `liaison qbr pack --partner {partner.slug} --quarter {quarter} --out pack.md` "
-                    f"({len(pack_markdown(view).splitlines())} lines)"),))
+            message = pack_message(view)
+            return replace(message, context=f"Also as a Markdown file: `liaison qbr pack --partner {partner.slug} "
+                                            f"--quarter {quarter} --out pack.md`; attached to the T-7 reminder in Slack.")
     raise CommandError(f"Unknown qbr action '{verb}'. Usage: {USAGE}")
 
 
