@@ -9,6 +9,7 @@ from sqlalchemy import select
 from bot.compose.qbr import pack_markdown
 from bot.services.qbr import build_pack
 from bot.store.alerts import BreachEpisode
+from bot.store.escalations import Escalation
 from bot.store.models import Route, Target
 from bot.store.outbox import OutboxItem
 from bot.store.policy import PartnerPolicy
@@ -68,8 +69,19 @@ async def test_qbr_pack_counts_breaches_and_open_actions(db, make_partner):
                                 recovered_at=start + timedelta(hours=hours), worst_value=60.0, last_value=70.0))
         s.add(QbrActionItem(partner_id=partner.id, title="Reduce AHT on returns", owner="@maria",
                             due_on=date(2027, 2, 15), created_at=start))
+        # two P2 SLA escalations: acknowledged after 30 min and 1h 30m, one resolved after 5h, one reached L3
+        for ack, fix, level in ((30, 300, 0), (90, None, 2)):
+            s.add(Escalation(partner_id=partner.id, severity="P2", category="sla", title="Queue", opened_at=start,
+                             level_since=start, first_acknowledged_at=start + timedelta(minutes=ack),
+                             first_resolved_at=start + timedelta(minutes=fix) if fix else None, max_level=level))
+        s.add(Escalation(partner_id=partner.id, severity="P1", category="tooling", title="CRM", opened_at=start,
+                         level_since=start))
     async with db.session() as s:
         view = await build_pack(s, partner=partner, quarter="2026-Q4", now=datetime(2027, 1, 13, tzinfo=UTC))
+    assert view.escalations == (
+        "P1 tooling: 1 opened; mean time to acknowledge n/a, to resolve n/a; highest level L1, 0 escalated past L1",
+        "P2 sla: 2 opened; mean time to acknowledge 1h 00m, to resolve 5h 00m; highest level L3, 1 escalated past L1",
+    )
     assert view.breaches == "2 breach(es), 5h 00m in total"
     assert view.open_actions == ("Reduce AHT on returns — @maria, due 2027-02-15",)
     md = pack_markdown(view)

@@ -76,10 +76,12 @@ async def build_pack(session: AsyncSession, *, partner: Partner, quarter: str, n
     for (severity, category), rows in sorted(groups.items()):
         acks = [e.first_acknowledged_at - e.opened_at for e in rows if e.first_acknowledged_at]
         fixes = [e.first_resolved_at - e.opened_at for e in rows if e.first_resolved_at]
+        climbed = sum(1 for e in rows if e.max_level > 0)
         esc_lines.append(
             f"{severity} {category}: {len(rows)} opened; mean time to acknowledge "
             f"{_hours(sum(acks, timedelta()) / len(acks)) if acks else 'n/a'}, to resolve "
-            f"{_hours(sum(fixes, timedelta()) / len(fixes)) if fixes else 'n/a'}")
+            f"{_hours(sum(fixes, timedelta()) / len(fixes)) if fixes else 'n/a'}; "
+            f"highest level L{max(e.max_level for e in rows) + 1}, {climbed} escalated past L1")
     actions = (await session.execute(select(QbrActionItem).where(
         QbrActionItem.partner_id == partner.id, QbrActionItem.status == "open").order_by(QbrActionItem.due_on)
     )).scalars().all()
