@@ -57,3 +57,16 @@ def test_web_client_retries_connection_errors_once_and_rate_limits_only_at_reque
     assert kinds == ["AsyncConnectionErrorRetryHandler", "AsyncRateLimitErrorRetryHandler"]
     outbox = [type(h).__name__ for h in web_client(_Core(), retry_rate_limits=False).retry_handlers]  # type: ignore[arg-type]
     assert outbox == ["AsyncConnectionErrorRetryHandler"]
+
+
+@pytest.mark.parametrize(("sent", "typed"), [
+    ('action acme "Reduce AHT" <@U0ACME1|tomasz> 2027-02-15', 'action acme "Reduce AHT" @tomasz 2027-02-15'),
+    ("owner <@U0ACME1>", "owner @U0ACME1"),
+    ("post in <#C0ACMEESC|acme-escalations>", "post in #acme-escalations"),
+    ("see <https://crm.example.org/t/1?a=1&amp;b=2|crm.example.org/t/1>", "see https://crm.example.org/t/1?a=1&b=2"),
+    ("tone was &lt;rude&gt; &amp; slow <!here>", "tone was <rude> & slow @here"),
+    ("plain words stay", "plain words stay"),
+])
+def test_inbound_slash_command_text_is_what_the_person_typed(sent, typed):
+    body = {"command": "/qbr", "text": sent, "user_id": "U0LEAD"}
+    assert SlashCommand.parse(body).text == typed

@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+
+# Slack's control sequences in message and slash-command text (docs: "Formatting text for app surfaces")
+_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+_CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
+_SPECIAL = re.compile(r"<!(?:subteam\^[A-Z0-9]+|here|channel|everyone)(?:\|([^>]*))?>")
+_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>")
+
+
+def plain_text(text: str) -> str:
+    """Turn Slack's escaped text into what the person typed: ``<@U1|maria>`` -> ``@maria``,
+    ``<#C1|acme-cx>`` -> ``#acme-cx``, ``<https://x|x>`` -> ``https://x``, ``&lt;`` -> ``<``."""
+    text = _USER.sub(lambda m: f"@{m.group(2) or m.group(1)}", text)
+    text = _CHANNEL.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
+    text = _SPECIAL.sub(lambda m: m.group(1) or "@here", text)
+    text = _LINK.sub(lambda m: m.group(1), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 class MalformedPayload(ValueError):
@@ -29,7 +46,7 @@ class SlashCommand:
     @classmethod
     def parse(cls, body: dict[str, Any]) -> SlashCommand:
         """Read a slash-command payload."""
-        return cls(command=_need(body, "command", "slash command"), text=body.get("text") or "",
+        return cls(command=_need(body, "command", "slash command"), text=plain_text(body.get("text") or ""),
                    user_id=_need(body, "user_id", "slash command"), channel_id=body.get("channel_id") or None,
                    trigger_id=body.get("trigger_id") or None, team_id=body.get("team_id") or None)
 
