@@ -9,10 +9,9 @@ from adapters.teams.gateway import gateway_from_core
 from bot.core import Core
 from bot.services.delivery import deliver_due
 from bot.settings import Settings
-from bot.store.conversations import ConversationRef
 from bot.store.models import Route
 from jobs import digest as digest_job
-from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.bot_connector import FakeBotConnector, known_channel
 from tests.test_digest import crafted
 
 CONVERSATION = "19:acme-digests@thread.tacv2"
@@ -26,10 +25,7 @@ async def test_digest_job_delivered_to_teams_as_card(db, clock, make_partner):
         core = Core(db=db, settings=Settings(_env_file=None, database_url=db.url), clock=clock)
         async with db.transaction() as s:
             s.add(Route(partner_id=acme.id, purpose="digests", platform="teams", destination=CONVERSATION))
-            s.add(ConversationRef(key=CONVERSATION, name="acme-digests", service_url=connector.base_url,
-                                  reference={"conversation": {"id": CONVERSATION, "isGroup": True},
-                                             "serviceUrl": connector.base_url, "channelId": "msteams",
-                                             "bot": {"id": "28:bot"}}, updated_at=clock.now()))
+        await known_channel(core, connector.base_url, key=CONVERSATION, name="acme-digests", tenant_id=None)
         clock.set(datetime(2026, 11, 16, 8, 0, tzinfo=UTC))  # Warsaw Monday 09:00
         assert await digest_job.run(core) == ["digest:acme:2026-W46"]
         report = await deliver_due(core, {"teams": gateway_from_core(core)})

@@ -11,11 +11,10 @@ from bot.commands import dispatch
 from bot.core import Core
 from bot.services.delivery import deliver_due
 from bot.settings import Settings
-from bot.store.conversations import ConversationRef
 from bot.store.models import Route
 from bot.store.qbr import QbrActionItem
 from jobs import qbr as qbr_job
-from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.bot_connector import FakeBotConnector, known_channel
 from tests.test_qbr import setup
 
 PARTNER_CHAT = "19:northwind-qbr@thread.tacv2"
@@ -30,12 +29,9 @@ async def test_qbr_t7_reminder_reaches_teams_as_a_card_with_the_pack_summary(db,
         core = Core(db=db, settings=Settings(_env_file=None, database_url=db.url), clock=clock)
         async with db.transaction() as s:
             s.add(Route(partner_id=northwind.id, purpose="qbr", platform="teams", destination=PARTNER_CHAT))
-            s.add(ConversationRef(key=PARTNER_CHAT, name="northwind-qbr", service_url=connector.base_url,
-                                  reference={"conversation": {"id": PARTNER_CHAT, "isGroup": True},
-                                             "serviceUrl": connector.base_url, "channelId": "msteams",
-                                             "bot": {"id": "28:bot"}}, updated_at=clock.now()))
             s.add(QbrActionItem(partner_id=northwind.id, title="Cut AHT on <returns> & refunds", owner="@maria",
                                 due_on=datetime(2027, 2, 1).date(), created_at=clock.now()))
+        await known_channel(core, connector.base_url, key=PARTNER_CHAT, name="northwind-qbr", tenant_id=None)
         clock.set(T7 - timedelta(days=7))
         assert [k.rsplit(":", 1)[1] for k in await qbr_job.run(core)] == ["T-14"]
         clock.set(T7)

@@ -35,7 +35,7 @@ from bot.ports import DeliveryError
 from bot.settings import Settings
 from bot.store.conversations import ConversationRef
 from bot.store.models import Measurement, Target
-from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.bot_connector import FakeBotConnector, known_channel
 from tests.fakes.clock import FrozenClock
 from tests.test_slack_blockkit import VIEW
 
@@ -165,11 +165,7 @@ async def test_teams_with_app_id_refuses_missing_and_malformed_tokens_without_si
 
 
 async def proactive_gateway(teams: Core, connector: FakeBotConnector) -> TeamsGateway:
-    async with teams.db.transaction() as s:
-        s.add(ConversationRef(key="19:acme-alerts@thread.tacv2", name="acme-alerts", service_url=connector.base_url,
-                              reference={"conversation": {"id": "19:acme-alerts@thread.tacv2", "isGroup": True},
-                                         "serviceUrl": connector.base_url, "channelId": "msteams",
-                                         "bot": {"id": "28:bot"}}, updated_at=teams.clock.now()))
+    await known_channel(teams, connector.base_url, key="19:acme-alerts@thread.tacv2", name="acme-alerts", tenant_id=None)
     return gateway_from_core(teams)
 
 

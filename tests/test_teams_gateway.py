@@ -18,7 +18,7 @@ from bot.messages import Message
 from bot.ports import DeliveryError
 from bot.settings import Settings
 from bot.store.conversations import ConversationRef, find_reference
-from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.bot_connector import FakeBotConnector, known_channel
 
 CHANNEL = "19:acme-alerts@thread.tacv2"
 LEAD = "00000000-0000-4000-8000-00000000c001"
@@ -52,11 +52,7 @@ def make_gateway(teams_core):
 
 
 async def store_channel(core: Core, service_url: str, *, key: str = CHANNEL, name: str = "acme-alerts") -> None:
-    async with core.db.transaction() as s:
-        s.add(ConversationRef(key=key, name=name, service_url=service_url, tenant_id="tenant-1",
-                              reference={"conversation": {"id": key, "isGroup": True}, "serviceUrl": service_url,
-                                         "channelId": "msteams", "bot": {"id": "28:bot"}},
-                              updated_at=core.clock.now()))
+    await known_channel(core, service_url, key=key, name=name)
 
 
 def channel_message(text: str, *, user: str = LEAD, service_url: str = "https://smba.example/") -> Activity:

@@ -12,6 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.core import Core
+from bot.store.conversations import ConversationRef
+
 
 @dataclass
 class ConnectorCall:
@@ -87,3 +90,12 @@ class FakeBotConnector:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+async def known_channel(core: Core, service_url: str, *, key: str, name: str, tenant_id: str | None = "tenant-1") -> None:
+    """Store the conversation reference Teams would have given us for channel ``key`` (named ``name``)."""
+    async with core.db.transaction() as s:
+        s.add(ConversationRef(key=key, name=name, service_url=service_url, tenant_id=tenant_id,
+                              reference={"conversation": {"id": key, "isGroup": True}, "serviceUrl": service_url,
+                                         "channelId": "msteams", "bot": {"id": "28:bot"}},
+                              updated_at=core.clock.now()))
