@@ -20,7 +20,7 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlmodel import select
 
 from bench.common import FixedClock, backend, fresh_schema
 from bot.core import Core
@@ -56,14 +56,15 @@ async def _run(url: str, *, partners: int, weeks: int) -> dict[str, object]:
                              target_value=value, window="week", min_volume=10))
             s.add(Route(partner_id=partner_id, purpose="digests", platform="slack", destination=f"C{partner_id:06d}"))
         s.add(Route(partner_id=None, purpose="digests", platform="slack", destination="C0PORTFOLIO"))
-    # Monday 12:00 UTC: past 09:00 local in every bench timezone, so every digest is due
-    clock = FixedClock(datetime.combine(end, datetime.min.time(), UTC) + timedelta(hours=12))
+    # Monday 15:00 UTC: past Monday 09:00 local in every bench timezone (New York to Manila), so every
+    # partner's digest and the portfolio one are due
+    clock = FixedClock(datetime.combine(end, datetime.min.time(), UTC) + timedelta(hours=15))
     core = Core(db=db, settings=Settings(database_url=url), clock=clock)
     t0 = time.perf_counter()
     keys = await digest_job.run(core)
     job_s = time.perf_counter() - t0
     async with db.session() as s:
-        every = list((await s.execute(select(Partner).order_by(Partner.slug))).scalars().all())
+        every = list((await s.exec(select(Partner).order_by(Partner.slug))).all())
     packs: list[float] = []
     for partner in every:
         quarter = quarter_of(clock.now() - timedelta(days=1), partner.timezone)
