@@ -318,3 +318,46 @@ async def test_filed_in_slack_climbs_on_time_acknowledged_and_resolved_in_teams(
     e.clock.advance(minutes=1)
     assert (await e.tick()).closed == ("ESC-1",)
     assert (await e.escalation()).status == "closed"
+
+
+async def test_p2_filed_late_evening_waits_for_warsaw_business_hours(e2e):
+    e = e2e
+    # Monday 21:30 in Warsaw (20:30 UTC): outside business hours (08:00-18:00) and near quiet hours
+    e.clock.set(datetime(2026, 11, 16, 20, 30, tzinfo=UTC))
+    assert await file_in_slack(e, severity="P2") == "ESC-1"
+    start = len(e.slack.calls)
+    await e.deliver()
+    texts = [c.body["text"] for c in e.slack.calls[start:] if c.method == "chat.postMessage"
+             and c.body["channel"].startswith("DU")]
+    assert [t.split(":")[0] for t in texts] == ["Filed ESC-1"]  # only the filer's own confirmation; no L1 notice
+    assert any(c.body["channel"] == "C0ACMEESC" for c in e.slack.of("chat.postMessage"))
+    mark = len(e.slack.calls)
+    timeline = await climb(e, datetime(2026, 11, 17, 8, 0, tzinfo=UTC))
+    # Tuesday 08:00 Warsaw (07:00 UTC): L1 is told then, and its 30 minutes start then
+    assert timeline == [
+        ("Tue 07:00", "reminded ESC-1", ("DU0ACME1", "DU0ACME1")),  # the held first notice (+ the filer's update)
+        ("Tue 07:10", "reminded ESC-1", ("DU0ACME1", "DU0ACME1")),
+        ("Tue 07:20", "reminded ESC-1", ("DU0ACME1", "DU0ACME1")),
+        ("Tue 07:30", "escalated ESC-1 to L2", ("DU0ACME2", "DU0ACME1")),
+    ]
+    first = next(c.body["text"] for c in e.slack.calls[mark:]
+                 if c.method == "chat.postMessage" and c.body["channel"] == "DU0ACME1")
+    assert first.startswith("Needs your attention: ESC-1")  # a held first message is not a reminder
+
+
+async def test_p1_at_night_does_not_wait(e2e):
+    e = e2e
+    # Tuesday 02:00 in Warsaw (01:00 UTC), in quiet hours: a P1 goes out and climbs at once
+    e.clock.set(datetime(2026, 11, 17, 1, 0, tzinfo=UTC))
+    assert await file_in_slack(e, severity="P1") == "ESC-1"
+    start = len(e.slack.calls)
+    await e.deliver()
+    assert "DU0ACME1" in dms_since(e, start)
+    timeline = await climb(e, datetime(2026, 11, 17, 3, 0, tzinfo=UTC))
+    # P1 waits: 15m, 30m, 1h; quiet hours (22:00-07:00) do not apply
+    assert timeline == [
+        ("Tue 01:10", "reminded ESC-1", ("DU0ACME1", "DU0ACME1")),
+        ("Tue 01:15", "escalated ESC-1 to L2", ("DU0ACME2", "DU0ACME1")),
+        ("Tue 01:45", "escalated ESC-1 to L3", ("DU0LEAD", "DU0ACME1")),
+        ("Tue 02:45", "escalated ESC-1 to L4", ("DU0CXHEAD", "DU0ACME1")),
+    ]
