@@ -361,3 +361,21 @@ async def test_p1_at_night_does_not_wait(e2e):
         ("Tue 01:45", "escalated ESC-1 to L3", ("DU0LEAD", "DU0ACME1")),
         ("Tue 02:45", "escalated ESC-1 to L4", ("DU0CXHEAD", "DU0ACME1")),
     ]
+
+
+async def test_slack_form_whose_handler_fails_answers_in_the_modal_with_a_logged_reference(e2e, caplog):
+    e = e2e
+    # a view_submission whose state Liaison cannot read (an element that is not an object) makes the handler raise
+    body, ctype = view_submission("escalation_file", {"title": {"title": "not an element"}}, user="U0ACME1",
+                                  private_metadata=json.dumps({"state": "", "fixed": {"partner": "acme"}}))
+    with caplog.at_level("ERROR", logger="adapters.slack.app"):
+        status, text = await e.slack_post(body, ctype)
+    assert status == 200
+    answer = json.loads(text)
+    assert answer["response_action"] == "update"  # the modal shows the failure instead of Slack's bare error
+    shown = json.dumps(answer["view"])
+    assert "Something went wrong on our side" in shown and "Nothing was changed" in shown
+    reference = shown.split("this reference: ")[1][:8]
+    assert any(f"ref {reference}" in r.getMessage() and r.exc_info for r in caplog.records)
+    async with e.core.db.session() as s:
+        assert (await s.execute(select(Escalation))).first() is None

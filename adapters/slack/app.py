@@ -16,7 +16,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.blockkit import form_view, home_view, render_message, view_values
+from adapters.slack.blockkit import error_view, form_view, home_view, render_message, view_values
 from adapters.slack.inbound import ButtonPress, HomeOpened, SlashCommand, ViewSubmission
 from bot.actions import ActionId, FormId
 from bot.commands import commands, dispatch
@@ -143,12 +143,20 @@ def register(app: AsyncApp, core: Core) -> None:
         app.action(action_id.value)(on_action)
 
     async def on_view(ack, body, client) -> None:  # noqa: ANN001
-        submission = ViewSubmission.parse(body)
-        values, state = view_values(submission.view)
-        user_id = submission.user_id
-        actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=user_id)
-        result = await handle_form(core, Submission(form=FormId(submission.callback_id), values=values,
-                                                    actor=actor, state=state))
+        try:
+            submission = ViewSubmission.parse(body)
+            values, state = view_values(submission.view)
+            user_id = submission.user_id
+            actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=user_id)
+            result = await handle_form(core, Submission(form=FormId(submission.callback_id), values=values,
+                                                        actor=actor, state=state))
+        except Exception:
+            # Without an ack Slack shows the user a bare "We had some trouble connecting"; answer
+            # inside the modal instead with a reference an admin can find in the log.
+            reference = uuid.uuid4().hex[:8]
+            log.exception("form %s failed (ref %s)", (body.get("view") or {}).get("callback_id"), reference)
+            await ack(response_action="update", view=error_view(internal_error(reference)))
+            return
         if result.errors is not None:
             await ack(response_action="errors", errors=dict(result.errors.errors))
             return

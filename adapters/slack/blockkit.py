@@ -255,6 +255,12 @@ def form_view(form: Form) -> dict[str, Any]:
     }
 
 
+def error_view(message: Message) -> dict[str, Any]:
+    """Return a modal that replaces a form with ``message`` (a failure the user can only close)."""
+    return {"type": "modal", "title": _plain("Not saved", MAX_VIEW_TITLE), "close": _plain("Close", MAX_VIEW_TITLE),
+            "blocks": message_blocks(message, limit=MAX_VIEW_BLOCKS)}
+
+
 def view_values(view: dict[str, Any]) -> tuple[dict[str, str | list[str] | None], str]:
     """Read a submitted modal back into form values and the form's state."""
     values: dict[str, str | list[str] | None] = {}
