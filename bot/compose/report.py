@@ -141,7 +141,8 @@ def report_list(rows: Sequence[tuple[ReverseReport, str, str]], *, scope: str) -
         state = (f"acknowledged by {report.acknowledged_name}" if report.acknowledged_at else "not acknowledged")
         bullets.append(f"{report.ref} {partner_name} · {kind_label(report.kind)} · {stars(report.rating)} · "
                        f"{when} · {state}")
-    return Message(title=f"{len(rows)} {scope}", sections=(Section(bullets=tuple(bullets)),),
+    title = f"{len(rows)} {scope}" if len(rows) != 1 else f"1 {scope.replace('reports', 'report', 1)}"
+    return Message(title=title, sections=(Section(bullets=tuple(bullets)),),
                    context="Show one with `report show RR-12`.")
 
 
