@@ -83,9 +83,13 @@ def client_copy(report: ReverseReport, *, partner_name: str) -> Message:
                    ephemeral=False)
 
 
+def _possessive(name: str) -> str:
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
 def sent_confirmation(report: ReverseReport, *, partner_name: str, due_local: str) -> Message:
     return Message(title=f"{report.ref} sent to {partner_name}", severity=Severity.SUCCESS,
-                   summary=f"Posted to {partner_name}'s reports channel. They are asked to acknowledge it by "
+                   summary=f"Posted to {_possessive(partner_name)} reports channel. They are asked to acknowledge it by "
                            f"{due_local} their time; you get a message when they do.",
                    sections=(Section(facts=_facts(report, partner_name)),))
 
