@@ -1,0 +1,29 @@
+"""Feedback pulses: open each partner's round at its local day/time and send one reminder; idempotent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.core import Core
+from bot.services.feedback import run_partner
+from bot.store.models import Partner
+from jobs.registry import Job
+
+
+async def run(core: Core) -> list[str]:
+    """Open every due pulse round and send every due reminder; return their outbox keys."""
+    now = core.clock.now()
+    async with core.db.session() as s:
+        partners = list((await s.execute(select(Partner).order_by(Partner.slug))).scalars().all())
+    keys: list[str] = []
+    for partner in partners:
+        # one transaction per partner: the round, its invites and their DMs commit together
+        async with core.db.transaction() as s:
+            keys += await run_partner(s, partner=partner, now=now)
+    return keys
+
+
+JOB = Job("feedback_pulse", run, every=timedelta(minutes=15),
+          description="Partner feedback pulses: open each round at the partner's local day/time, one reminder")
