@@ -276,12 +276,17 @@ async def test_reminder_once_after_two_partner_business_days_not_when_acknowledg
     sent = [(at, key) for at, key in await run_hourly(core, clock, 24 * 14) if "reminder" in key]
     # Tuesday 14:00 Warsaw = 13:00 UTC; one reminder per report, never for the acknowledged one
     assert sent == [(datetime(2026, 11, 24, 13, 0, tzinfo=UTC), f"report:{left.id}:reminder")]
+    assert (await reports(core.db))[0].reminder_sent_at == datetime(2026, 11, 24, 13, 0, tzinfo=UTC)
     rows = [r for r in await outbox(core.db) if r.key.startswith(f"report:{left.id}:reminder")]
     assert {(r.platform, r.destination) for r in rows} == {("slack", "C0ACMEREPORT"), ("teams", "acme-reports")}
     assert all(r.thread_of == f"{left.card_key}@{r.platform}:{r.destination}" for r in rows)
     reminder = message_from_dict(rows[0].payload)
-    assert reminder.actions[0].value == f"report:{left.id}"
-    assert (await reports(core.db))[0].reminder_sent_at == datetime(2026, 11, 24, 13, 0, tzinfo=UTC)
+    assert reminder.actions[0].value == f"report-reminder:{left.id}"
+    # pressing the reminder's button acknowledges the report and edits the reminder, not into the card
+    pressed = await handle_action(core, Press(ActionId.REPORT_ACKNOWLEDGE, reminder.actions[0].value,
+                                              who("acme-tl")))
+    assert pressed.replace.actions == () and pressed.replace.title == f"{left.ref} acknowledged"
+    assert (await reports(core.db))[0].acknowledged_by == who("acme-tl").user_id
 
 
 async def test_reminder_in_manila_follows_manila_days(core, world, who, clock):

@@ -23,6 +23,7 @@ from bot.messages import (
 from bot.store.reports import ReverseReport
 
 FORM_TITLE = "Send a reverse report"
+REMINDER_VALUE = "report-reminder:"  # the reminder's own button: pressing it edits the reminder, not into the card
 
 
 def report_form(*, partners: Sequence[tuple[str, str]], fixed_partner: str | None = None) -> Form:
@@ -118,9 +119,17 @@ def reminder(report: ReverseReport, *, partner_name: str) -> Message:
                    summary=f"{who} sent {partner_name} a {kind_label(report.kind).lower()} report 2 business "
                            f"days ago and nobody has acknowledged it. Press Acknowledge once the team has read it.",
                    sections=(Section(heading="Report", text=report.text),),
-                   actions=(Action(ActionId.REPORT_ACKNOWLEDGE, "Acknowledge", value=f"report:{report.id}",
+                   actions=(Action(ActionId.REPORT_ACKNOWLEDGE, "Acknowledge", value=f"{REMINDER_VALUE}{report.id}",
                                    style=ButtonStyle.PRIMARY),),
                    ephemeral=False, thread_key=f"report:{report.id}")
+
+
+def reminder_done(report: ReverseReport) -> Message:
+    """Return what the pressed reminder becomes: the button gone, who acknowledged."""
+    took = duration_text((report.acknowledged_at or report.sent_at) - report.sent_at)
+    return Message(title=f"{report.ref} acknowledged", severity=Severity.SUCCESS,
+                   summary=f"Acknowledged by {report.acknowledged_name} after {took}.", ephemeral=False,
+                   thread_key=f"report:{report.id}")
 
 
 def nudge(*, partner_name: str, partner_slug: str, last_sent: datetime | None) -> Message:

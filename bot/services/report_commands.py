@@ -170,8 +170,11 @@ async def on_acknowledge(core: Core, press: Press) -> ActionResult:
         outcome = await service.acknowledge(core.db, report_id=report_id, actor=press.actor, now=core.clock.now())
     except service.ReportNotFound as exc:
         return ActionResult(reply=compose.refused(str(exc)))
+    # the pressed message (card or reminder) loses its button either way, so nobody presses a stale one
+    if press.value.startswith(compose.REMINDER_VALUE):
+        replace = compose.reminder_done(outcome.report)
+    else:
+        replace = compose.report_card(outcome.report, partner_name=outcome.partner_name)
     if not outcome.first:
-        return ActionResult(reply=compose.already_acknowledged(outcome.report),
-                            replace=compose.report_card(outcome.report, partner_name=outcome.partner_name))
-    return ActionResult(replace=compose.report_card(outcome.report, partner_name=outcome.partner_name),
-                        reply=compose.acknowledged_reply(outcome.report))
+        return ActionResult(reply=compose.already_acknowledged(outcome.report), replace=replace)
+    return ActionResult(replace=replace, reply=compose.acknowledged_reply(outcome.report))
