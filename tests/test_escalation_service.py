@@ -68,7 +68,7 @@ async def test_file_escalation_posts_card_to_partner_routes_and_tells_level_one(
     # L1 is acme-tl: one DM per chat platform, not the console identity
     assert dm_targets(items, ":notify:") == {"user:U0ACME1", "user:00000000-0000-4000-8000-00000000a001"}
     filer = [i for i in items if i.key.endswith(":filer")]
-    assert [(i.platform, i.destination, i.payload["title"]) for i in filer] == [("slack", "user:U0ACME1", f"Filed {esc.ref}")]
+    assert filer == []  # the filing form itself confirms; the filer's DMs are for later changes
     assert esc.ref == f"ESC-{esc.id}"
     assert esc.notified == ["Tomasz Nowak"]
 

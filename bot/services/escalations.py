@@ -36,7 +36,6 @@ from bot.domain.escalation import (
     plan,
     repeat_due,
 )
-from bot.messages import Message
 from bot.services.outbox import DIRECT_PREFIX, enqueue, enqueue_to_route, route_key
 from bot.store.db import Database
 from bot.store.escalations import Escalation, EscalationEvent, due_ids, get_escalation
@@ -191,15 +190,17 @@ async def _record(session: AsyncSession, esc: Escalation, setting: Setting, *, m
         else:
             await enqueue_to_route(session, partner_id=esc.partner_id, purpose=PURPOSE, message=card,
                                    key=f"{esc.card_key}:v{esc.version}", now=now, update_of=esc.card_key)
-            await enqueue_to_route(session, partner_id=esc.partner_id, purpose=PURPOSE,
-                                   message=compose.history_entry(esc, event, ctx), key=event_key, now=now,
-                                   thread_of=esc.card_key)
+            if move is not Move.REPEAT:  # a repeat is in the audit trail and on the card, not a thread line each time
+                await enqueue_to_route(session, partner_id=esc.partner_id, purpose=PURPOSE,
+                                       message=compose.history_entry(esc, event, ctx), key=event_key, now=now,
+                                       thread_of=esc.card_key)
+    # The filer hears of every change by DM: not of the filing itself (the form answered them) nor of
+    # a repeat notice to the current level (nothing changed), nor of what they did themselves.
     filer = await session.get(User, esc.filed_by) if esc.filed_by else None
-    if filer is not None and filer.active and (move is Move.FILE or actor is None or actor.user_id != filer.id):
-        dm: Message = (compose.filed_confirmation(esc, ctx) if move is Move.FILE
-                       else compose.filer_update(esc, event, ctx))
+    if (filer is not None and filer.active and move not in (Move.FILE, Move.REPEAT)
+            and (actor is None or actor.user_id != filer.id)):
         await enqueue(session, platform=filer.platform, destination=f"{DIRECT_PREFIX}{filer.platform_user_id}",
-                      message=dm, key=f"{event_key}:filer", now=now)
+                      message=compose.filer_update(esc, event, ctx), key=f"{event_key}:filer", now=now)
     session.add(esc)
     await session.flush()
     return event
