@@ -92,6 +92,12 @@ async def test_report_command_form_only_for_client_side(core, world, who, name):
             assert "not set up in Liaison" in reply.text
 
 
+async def test_report_command_takes_a_partner_name_with_spaces(core, world, who):
+    reply = await dispatch(core, text="report Acme Contact Solutions", actor=who("lead"), platform="slack")
+    assert isinstance(reply, OpenForm)
+    assert next(f for f in reply.form.fields if f.id == "partner").initial == "acme"
+
+
 async def test_report_command_unknown_partner_suggests(core, world, who):
     reply = await dispatch(core, text="report acem", actor=who("lead"), platform="slack")
     assert isinstance(reply, Message) and "acem" in reply.text
@@ -376,10 +382,10 @@ async def test_digest_and_pack_lines(core, world, who, clock):
         both = await svc.digest_lines(s, [acme, globex], start, end, True)
         pack = await svc.pack_lines(s, acme, start, end)
         empty = await svc.pack_lines(s, world.partners["northwind"], start, end)
-    assert one == ["2 reverse reports received (1 process issue, 1 praise), 1 acknowledged; "
+    assert one == ["2 reverse reports received (1 praise, 1 process issue), 1 acknowledged; "
                    "mean time to acknowledge 5h 10m"]
     assert both == [f"{acme.name}: {one[0]}", f"{globex.name}: 1 reverse report received (1 praise), 0 acknowledged"]
-    assert pack == ["Reverse reports: 2 (1 process issue, 1 praise)", "Average rating: 3.5/5",
+    assert pack == ["Reverse reports: 2 (1 praise, 1 process issue)", "Average rating: 3.5/5",
                     "Acknowledged: 1 of 2 (50%)", "Mean time to acknowledge: 5h 10m"]
     assert empty == ["Reverse reports: none this quarter."]
     assert issue.acknowledged_at is None
@@ -391,6 +397,7 @@ async def test_home_shows_partner_open_reports_and_client_quiet_partners(core, w
     globex_home = str(await home_message(core, who("globex-tl")))
     lead_home = await home_message(core, who("lead"))
     assert report.ref in acme_home and report.ref not in globex_home
+    assert "sent Mon 16 Nov 11:00" in acme_home  # Warsaw time
     quiet = next(s for s in lead_home.sections if s.heading == "Partners you have not reported on for 2 weeks")
     assert [b.split(" (")[0] for b in quiet.bullets] == [
         world.partners["globex"].name, world.partners["northwind"].name]

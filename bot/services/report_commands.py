@@ -52,9 +52,8 @@ async def report_command(core: Core, request: CommandRequest) -> Reply:
         return await _show(core, actor, rest[0])
     if sub.startswith("rr-") and parse_ref(sub) is not None:
         return await _show(core, actor, sub)
-    if len(request.args) > 1:
-        raise CommandError(f"`report {request.text}` has too many words; give one partner.", usage=USAGE)
-    return await _form(core, actor, request.args[0])
+    # a partner's name may have spaces ("report Acme Contact Solutions")
+    return await _form(core, actor, " ".join(request.args))
 
 
 async def _form(core: Core, actor: Actor, token: str | None) -> OpenForm:

@@ -214,9 +214,9 @@ def report_stats(rows: Sequence[ReverseReport]) -> ReportStats:
 
 
 def _kinds_text(by_kind: dict[str, int]) -> str:
-    order = list(KINDS)
+    # most frequent first; ties by name, so the line reads the same every week
     return ", ".join(f"{n} {kind_label(k).lower()}" for k, n in
-                     sorted(by_kind.items(), key=lambda kv: (-kv[1], order.index(kv[0]) if kv[0] in order else 99)))
+                     sorted(by_kind.items(), key=lambda kv: (-kv[1], kind_label(kv[0]).lower())))
 
 
 async def _reports_between(session: AsyncSession, partner_ids: Sequence[int], start: datetime,
@@ -267,9 +267,11 @@ async def home_section(session: AsyncSession, actor: Actor, now: datetime) -> Se
             .order_by(ReverseReport.id))).scalars().all())
         if not rows:
             return Section(heading="Reverse reports", text="No reverse report is waiting for acknowledgement.")
+        partner = await session.get(Partner, actor.partner_id)
+        zone = ZoneInfo(partner.timezone if partner is not None else "UTC")
         return Section(heading="Reverse reports to acknowledge", bullets=tuple(
-            f"{r.ref} {kind_label(r.kind)} from {r.author_name or r.author_handle}, sent {r.sent_at:%Y-%m-%d}"
-            for r in rows))
+            f"{r.ref} {kind_label(r.kind)} from {r.author_name or r.author_handle}, "
+            f"sent {r.sent_at.astimezone(zone):%a %d %b %H:%M}" for r in rows))
     if actor.role is not Role.CLIENT or actor.user_id is None:
         return None
     user = await session.get(User, actor.user_id)
