@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from adapters.cli.demo_feedback import show_pulse
+from adapters.console.gateway import PreviewGateway
 from bot.actions import ActionId, FormId
 from bot.commands import dispatch
 from bot.core import Core
@@ -227,12 +229,12 @@ async def test_results_hide_below_three_and_never_name_anonymous_authors(core, w
         await _session(core), [world.partners["acme"]], core.clock.now() - timedelta(days=7),
         core.clock.now() + timedelta(minutes=1), True)
     assert lines == ["Acme Contact Solutions: Feedback pulse 2026-11: 3 of 5 answered (60%); communication 4.0/5, "
-                     "clarity of goals hidden until 3 answers, support from the client 3.0/5, "
-                     "tooling and knowledge base hidden until 3 answers"]
+                     "clarity of goals hidden until 3 ratings, support from the client 3.0/5, "
+                     "tooling and knowledge base hidden until 3 ratings"]
     pack = await PACK_FEEDBACK[PACK_FEEDBACK.index(svc.pack_lines)](
         await _session(core), world.partners["acme"], utc("2026-10-01T00:00:00"), utc("2027-01-01T00:00:00"))
-    assert pack == ["Feedback pulse (2026-11): communication 4.0/5, clarity of goals hidden until 3 answers, "
-                    "support from the client 3.0/5, tooling and knowledge base hidden until 3 answers",
+    assert pack == ["Feedback pulse (2026-11): communication 4.0/5, clarity of goals hidden until 3 ratings, "
+                    "support from the client 3.0/5, tooling and knowledge base hidden until 3 ratings",
                     "Response rate: 3 of 5 answered (60%)", "Comments: 2"]
     assert not any(n in " ".join(lines + pack) for n in ("Tomasz", "Quinn", "Joana"))
 
@@ -348,3 +350,29 @@ async def test_results_bad_input_is_answered_clearly(core, world, who):
     assert "no feedback pulse for 2026-09" in missing.text and "2026-11" in missing.text
     other = await dispatch(core, text="feedback resutls", actor=who("acme-tl"), platform="slack")
     assert "results" in str(other)
+
+
+# ---- the demo step -------------------------------------------------------------------------------
+
+async def test_demo_pulse_goes_out_three_answer_and_results_keep_anonymity(db, core):
+    await make_world(db)  # the example config, as the demo applies it (not the fixture's extra people)
+    preview = {p: PreviewGateway(platform=p, write=lambda _text: None) for p in ("slack", "teams")}
+    out: list[str] = []
+    await show_pulse(core, preview, out.append)
+    text = "\n".join(out)
+    # the clock fixture is Mon 16 Nov 2026: acme's round opened on Sun 1 Nov 10:00 Warsaw
+    assert text.splitlines()[0].startswith("Sun 01 Nov 10:00 (Europe/Warsaw): acme's feedback pulse 2026-11 opens; "
+                                           "3 people are asked")
+    dms = [d for d, m in preview["slack"].posted if m.title == "Feedback pulse 2026-11"]
+    assert sorted(dms) == ["user:U0ACME1", "user:U0ACME2", "user:U0ACME3"]
+    assert "Give feedback" in text
+    assert text.count("We recorded your answer to the feedback pulse 2026-11") == 3
+    results = text.split("lead> feedback results acme", 1)[1]
+    assert "3 of 3 answered (100%)" in results
+    assert "4.3/5 (3 ratings)" in results  # communication (4+5+4)/3
+    assert "3.0/5 (3 ratings)" in results  # clarity (3+4+2)/3
+    assert "Tooling and knowledge base: hidden until 3 ratings (2 so far)" in results
+    assert "(anonymous) The knowledge base is behind" in results
+    assert "Joana Silva: Weekly calibration" in results
+    assert "Tomasz" not in results and "Ana Quality" not in results
+

@@ -9,6 +9,7 @@ import pytest
 
 from bot.domain.pulse import (
     HIDDEN,
+    HIDDEN_RATINGS,
     MIN_GROUP,
     averages_text,
     opens_at,
@@ -91,7 +92,7 @@ def test_averages_hand_computed():
     assert summary.comments == 2
     assert summary.overall == pytest.approx((4.0 + 3.75 + 10 / 3) / 3)
     assert averages_text(summary) == ("communication 4.0/5, clarity of goals 3.8/5, "
-                                      f"support from the client 3.3/5, tooling and knowledge base {HIDDEN}")
+                                      f"support from the client 3.3/5, tooling and knowledge base {HIDDEN_RATINGS}")
 
 
 def test_groups_below_min_group_hide_every_average():

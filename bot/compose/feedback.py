@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.actions import ActionId, FormId
 from bot.domain.pulse import (
     HIDDEN,
+    HIDDEN_RATINGS,
     QUESTIONS,
     SCALE,
     Summary,
@@ -103,7 +104,8 @@ def _facts(summary: Summary) -> tuple[Fact, ...]:
     if summary.hidden:
         return (Fact("Averages", f"{summary.answers} answer{'s' if summary.answers != 1 else ''}, {HIDDEN}"),)
     return tuple(Fact(label, f"{summary.averages[key]:.1f}/5 ({summary.rated[key]} ratings)"
-                      if summary.averages[key] is not None else HIDDEN) for key, label in QUESTIONS)
+                      if summary.averages[key] is not None else f"{HIDDEN_RATINGS} ({summary.rated[key]} so far)")
+                 for key, label in QUESTIONS)
 
 
 def _comments(comments: Sequence[tuple[str | None, str]], summary: Summary) -> tuple[str, ...]:

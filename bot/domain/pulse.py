@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 MIN_GROUP = 3
 HIDDEN = f"hidden until {MIN_GROUP} answers"
+HIDDEN_RATINGS = f"hidden until {MIN_GROUP} ratings"  # one question rated by fewer people
 
 QUESTIONS: tuple[tuple[str, str], ...] = (
     ("communication", "Communication"),
@@ -115,7 +116,7 @@ def averages_text(summary: Summary) -> str:
     """Return "communication 4.2/5, clarity of goals 3.7/5, ..." or the hidden wording."""
     if summary.hidden:
         return HIDDEN
-    parts = [f"{LABELS[k].lower()} {v:.1f}/5" if v is not None else f"{LABELS[k].lower()} {HIDDEN}"
+    parts = [f"{LABELS[k].lower()} {v:.1f}/5" if v is not None else f"{LABELS[k].lower()} {HIDDEN_RATINGS}"
              for k, v in summary.averages.items()]
     return ", ".join(parts)
 
