@@ -376,3 +376,19 @@ async def test_demo_pulse_goes_out_three_answer_and_results_keep_anonymity(db, c
     assert "Joana Silva: Weekly calibration" in results
     assert "Tomasz" not in results and "Ana Quality" not in results
 
+
+
+async def test_anonymity_off_in_policy_removes_the_checkbox_and_names_the_answer(core, world, who):
+    await set_pulse(core.db, world.partners["globex"], anonymous=False)
+    reply = await dispatch(core, text="feedback", actor=who("globex-tl"), platform="slack")
+    assert [f.id for f in reply.form.fields] == ["communication", "clarity", "support", "tooling", "comment"]
+    await job.run(core)
+    pulse = next(p for p in await rows(core.db, Pulse) if p.partner_id == world.partners["globex"].id)
+    assert not pulse.anonymous_allowed
+    # a forged "anonymous" value is ignored: the policy does not allow it
+    result = await answer(core, who("globex-tl"), pulse, support="2", anonymous="yes")
+    assert result.errors is None and "with your name" in result.reply.text
+    adhoc = await answer(core, who("globex-tl"), None, support="3", anonymous="yes")
+    assert "with your name" in adhoc.reply.text
+    assert [(r.anonymous, r.author_handle) for r in await rows(core.db, FeedbackResponse)] == [
+        (False, "globex-tl"), (False, "globex-tl")]

@@ -137,6 +137,12 @@ async def waiting_pulse(session: AsyncSession, actor: Actor) -> Pulse | None:
     return pulse if invite is not None and not invite.answered else None
 
 
+async def anonymous_allowed(session: AsyncSession, partner_id: int) -> bool:
+    """Whether the partner's people may answer anonymously (the pulse policy; allowed when not configured)."""
+    schedule = await load_policy(session, partner_id, "pulse", PulseSchedule)
+    return schedule.anonymous if schedule is not None else True
+
+
 def require_partner_user(actor: Actor) -> None:
     if not actor.registered:
         raise AccessDenied("I don't know you yet; ask the admin to add you to Liaison.")
@@ -180,6 +186,8 @@ async def record_answer(db: Database, *, actor: Actor, pulse_id: int | None, rat
                 .execution_options(synchronize_session=False))
             if result.rowcount != 1:
                 raise FeedbackRefused(f"You have already answered the feedback pulse {pulse.period}.")
+        else:
+            anonymous = anonymous and await anonymous_allowed(session, actor.partner_id)
         handle = None if anonymous else await actor_handle(session, actor)
         row = FeedbackResponse(partner_id=actor.partner_id, pulse_id=pulse_id, submitted_at=now, anonymous=anonymous,
                                author_handle=handle, author_name=None if anonymous else actor.display,

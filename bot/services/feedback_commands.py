@@ -44,9 +44,10 @@ async def _form(core: Core, request: CommandRequest) -> OpenForm:
     async with core.db.session() as session:
         partner = await session.get(Partner, actor.partner_id)
         pulse = await service.waiting_pulse(session, actor)
+        allowed = pulse.anonymous_allowed if pulse else await service.anonymous_allowed(session, actor.partner_id)
     return OpenForm(compose.feedback_form(
         partner_name=partner.name if partner else "Your team", period=pulse.period if pulse else None,
-        pulse_id=pulse.id if pulse else None, anonymous_allowed=pulse.anonymous_allowed if pulse else True))
+        pulse_id=pulse.id if pulse else None, anonymous_allowed=allowed))
 
 
 async def _results(core: Core, request: CommandRequest, args: tuple[str, ...]) -> Message:
