@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -403,3 +404,15 @@ async def test_home_shows_partner_open_reports_and_client_quiet_partners(core, w
         world.partners["globex"].name, world.partners["northwind"].name]
     await handle_action(core, Press(ActionId.REPORT_ACKNOWLEDGE, f"report:{report.id}", who("acme-tl")))
     assert report.ref not in str(await home_message(core, who("acme-tl")))
+
+
+async def test_report_acknowledge_two_presses_at_once_one_wins(core, world, who, clock):
+    report = await send(core, who)
+    outcomes = await asyncio.gather(
+        svc.acknowledge(core.db, report_id=report.id, actor=who("acme-tl"), now=clock.now()),
+        svc.acknowledge(core.db, report_id=report.id, actor=who("acme-am"), now=clock.now()))
+    assert sorted(o.first for o in outcomes) == [False, True]
+    winner = next(o for o in outcomes if o.first)
+    assert all(o.report.acknowledged_by == winner.report.acknowledged_by for o in outcomes)
+    dms = [r for r in await outbox(core.db) if r.key.endswith(":ack-dm")]
+    assert len(dms) == 1
