@@ -21,7 +21,7 @@ from bot.services.home import HOME_SECTIONS, home_message
 from bot.services.qbr import PACK_FEEDBACK
 from bot.settings import Settings
 from bot.store.feedback import FeedbackResponse, Pulse, PulseInvite
-from bot.store.models import User
+from bot.store.models import Partner, User
 from bot.store.outbox import OutboxItem
 from bot.store.policy import PartnerPolicy
 from jobs import feedback as job
@@ -392,3 +392,57 @@ async def test_anonymity_off_in_policy_removes_the_checkbox_and_names_the_answer
     assert "with your name" in adhoc.reply.text
     assert [(r.anonymous, r.author_handle) for r in await rows(core.db, FeedbackResponse)] == [
         (False, "globex-tl"), (False, "globex-tl")]
+
+
+# ---- CSV export (liaison feedback export) ----------------------------------------------------------
+
+def test_export_cli_keeps_anonymity(db_url, monkeypatch, tmp_path, capsys):
+    import asyncio
+    import csv
+    from pathlib import Path
+
+    import adapters.cli as cli
+    from bot.settings import Settings
+
+    monkeypatch.setenv("LIAISON_DATABASE_URL", db_url)
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "adapters.cli.feedback"))
+    assert cli.main(["config", "apply", str(Path(__file__).resolve().parents[1] / "liaison.example.yaml")]) == 0
+
+    async def seed() -> None:
+        core = Core.from_settings(Settings())
+        try:
+            async with core.db.transaction() as s:
+                acme = (await s.exec(select(Partner).where(Partner.slug == "acme"))).one()
+                big = Pulse(partner_id=acme.id, period="2026-10", opened_at=utc("2026-10-01T08:00:00"),
+                            reminder_due_at=utc("2026-10-04T08:00:00"))
+                small = Pulse(partner_id=acme.id, period="2026-11", opened_at=utc("2026-11-01T09:00:00"),
+                              reminder_due_at=utc("2026-11-04T09:00:00"))
+                s.add_all([big, small])
+                await s.flush()
+                at = utc("2026-10-02T10:00:00")
+                s.add_all([
+                    FeedbackResponse(partner_id=acme.id, pulse_id=big.id, submitted_at=at, anonymous=True,
+                                     communication=5, comment="anon in a big round"),
+                    FeedbackResponse(partner_id=acme.id, pulse_id=big.id, submitted_at=at, anonymous=False,
+                                     author_handle="acme-am", author_name="Joana Silva", communication=3),
+                    FeedbackResponse(partner_id=acme.id, pulse_id=big.id, submitted_at=at, anonymous=True, clarity=2),
+                    FeedbackResponse(partner_id=acme.id, pulse_id=small.id, submitted_at=utc("2026-11-02T10:00:00"),
+                                     anonymous=True, tooling=1, comment="alone, would be identifiable"),
+                ])
+        finally:
+            await core.db.dispose()
+
+    asyncio.run(seed())
+    capsys.readouterr()
+    out = tmp_path / "acme.csv"
+    assert cli.main(["feedback", "export", "--partner", "acme", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "3 answer(s) for acme written to" in said and "1 anonymous answer(s) withheld" in said
+    with out.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["round"], r["anonymous"], r["author"], r["communication"], r["clarity"]) for r in rows] == [
+        ("2026-10", "yes", "", "5", ""), ("2026-10", "no", "Joana Silva", "3", ""), ("2026-10", "yes", "", "", "2")]
+    assert "identifiable" not in out.read_text(encoding="utf-8")
+    assert cli.main(["feedback", "export", "--partner", "acem"]) == 1
+    assert "unknown partner 'acem'; known partners: acme, globex, northwind" in capsys.readouterr().out
+

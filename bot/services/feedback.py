@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,7 +18,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.compose import feedback as compose
 from bot.config.schema import PulseSchedule
 from bot.domain.access import AccessDenied, Actor, Role
-from bot.domain.pulse import KEYS, averages_text, opens_at, period_of, rate_text, summarize
+from bot.domain.pulse import (
+    KEYS,
+    MIN_GROUP,
+    averages_text,
+    opens_at,
+    period_of,
+    rate_text,
+    summarize,
+)
 from bot.messages import Section
 from bot.services import digest, home, qbr
 from bot.services.outbox import DIRECT_PREFIX, enqueue
@@ -231,6 +240,43 @@ async def partner_results(session: AsyncSession, partner: Partner, period: str |
         FeedbackResponse.partner_id == partner.id, FeedbackResponse.pulse_id.is_(None),
         FeedbackResponse.submitted_at >= now - ADHOC_WINDOW).order_by(FeedbackResponse.id))).scalars().all())
     return compose.PartnerResults(partner.name, current, trend, comments, summarize(adhoc), _comments(adhoc))
+
+
+# ---- export ---------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = ("partner", "round", "date", "anonymous", "author", *KEYS, "comment")
+
+
+async def export_rows(session: AsyncSession, partner: Partner) -> tuple[list[dict[str, str]], int]:
+    """Return the partner's answers as CSV rows, and how many were withheld to keep anonymity.
+
+    Anonymous rows have an empty author and only a date. Anonymous answers in a group (a round, or
+    a month's ad-hoc feedback) of fewer than MIN_GROUP answers are withheld: alone they could be
+    matched to the one person who answered.
+    """
+    tz = ZoneInfo(partner.timezone)
+    periods = dict((await session.execute(select(Pulse.id, Pulse.period).where(
+        Pulse.partner_id == partner.id))).all())
+    rows = list((await session.execute(select(FeedbackResponse).where(FeedbackResponse.partner_id == partner.id)
+                                       .order_by(FeedbackResponse.submitted_at, FeedbackResponse.id))).scalars().all())
+
+    def group(r: FeedbackResponse) -> str:
+        local = r.submitted_at.astimezone(tz)
+        return periods.get(r.pulse_id, "") if r.pulse_id is not None else f"ad-hoc {local:%Y-%m}"
+
+    sizes: dict[str, int] = {}
+    for r in rows:
+        sizes[group(r)] = sizes.get(group(r), 0) + 1
+    out, withheld = [], 0
+    for r in rows:
+        if r.anonymous and sizes[group(r)] < MIN_GROUP:
+            withheld += 1
+            continue
+        out.append({"partner": partner.slug, "round": group(r), "date": f"{r.submitted_at.astimezone(tz):%Y-%m-%d}",
+                    "anonymous": "yes" if r.anonymous else "no",
+                    "author": "" if r.anonymous else (r.author_name or r.author_handle or ""),
+                    **{k: "" if getattr(r, k) is None else str(getattr(r, k)) for k in KEYS}, "comment": r.comment})
+    return out, withheld
 
 
 # ---- digest, QBR pack, Home -------------------------------------------------------------------
