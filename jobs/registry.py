@@ -31,6 +31,7 @@ JOB_MODULES: tuple[str, ...] = (
     "jobs.escalation_timers",
     "jobs.digest",
     "jobs.qbr",
+    "jobs.reports",
 )
 
 

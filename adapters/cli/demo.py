@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from adapters.cli.demo_escalation import show_escalation
+from adapters.cli.demo_reports import show_reverse_report
 from adapters.cli.digest import show_digest_and_qbr
 from adapters.console.gateway import PreviewGateway
 from adapters.console.render import render
@@ -144,6 +145,8 @@ async def show_alerts(core: Core, preview: dict[str, PreviewGateway], write: Wri
 
 SHOWCASE.append(("SLA breach alert and recovery", show_alerts))
 SHOWCASE.append(("Escalation: filed in Slack, climbs the levels, acknowledged and resolved in Teams", show_escalation))
+SHOWCASE.append(("Reverse report: sent from Slack, acknowledged in place, the other one reminded",
+                 show_reverse_report))
 SHOWCASE.append(("Weekly digest with chart, QBR reminder and pack", show_digest_and_qbr))
 
 
