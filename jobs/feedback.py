@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot.core import Core
 from bot.services.feedback import run_partner
@@ -20,8 +21,12 @@ async def run(core: Core) -> list[str]:
     keys: list[str] = []
     for partner in partners:
         # one transaction per partner: the round, its invites and their DMs commit together
-        async with core.db.transaction() as s:
-            keys += await run_partner(s, partner=partner, now=now)
+        try:
+            async with core.db.transaction() as s:
+                keys += await run_partner(s, partner=partner, now=now)
+        except IntegrityError:
+            continue  # another runner opened this round at the same moment (uq_pulse_partner_period); it sends
+
     return keys
 
 
