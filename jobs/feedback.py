@@ -23,9 +23,10 @@ async def run(core: Core) -> list[str]:
         # one transaction per partner: the round, its invites and their DMs commit together
         try:
             async with core.db.transaction() as s:
-                keys += await run_partner(s, partner=partner, now=now)
+                sent = await run_partner(s, partner=partner, now=now)
         except IntegrityError:
             continue  # another runner opened this round at the same moment (uq_pulse_partner_period); it sends
+        keys += sent  # only what committed
 
     return keys
 
