@@ -27,7 +27,6 @@ async def run(core: Core) -> list[str]:
         except IntegrityError:
             continue  # another runner opened this round at the same moment (uq_pulse_partner_period); it sends
         keys += sent  # only what committed
-
     return keys
 
 
