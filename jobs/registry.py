@@ -32,6 +32,7 @@ JOB_MODULES: tuple[str, ...] = (
     "jobs.digest",
     "jobs.qbr",
     "jobs.reports",
+    "jobs.feedback",
 )
 
 

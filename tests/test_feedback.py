@@ -405,7 +405,6 @@ def test_export_cli_keeps_anonymity(db_url, monkeypatch, tmp_path, capsys):
     from bot.settings import Settings
 
     monkeypatch.setenv("LIAISON_DATABASE_URL", db_url)
-    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "adapters.cli.feedback"))
     assert cli.main(["config", "apply", str(Path(__file__).resolve().parents[1] / "liaison.example.yaml")]) == 0
 
     async def seed() -> None:

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "adapters.cli.demo_data",
     "adapters.cli.digest",
     "adapters.cli.teams",
+    "adapters.cli.feedback",
 )
 
 

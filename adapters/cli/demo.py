@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from adapters.cli.demo_escalation import show_escalation
+from adapters.cli.demo_feedback import show_pulse
 from adapters.cli.demo_reports import show_reverse_report
 from adapters.cli.digest import show_digest_and_qbr
 from adapters.console.gateway import PreviewGateway
@@ -147,6 +148,7 @@ SHOWCASE.append(("SLA breach alert and recovery", show_alerts))
 SHOWCASE.append(("Escalation: filed in Slack, climbs the levels, acknowledged and resolved in Teams", show_escalation))
 SHOWCASE.append(("Reverse report: sent from Slack, acknowledged in place, the other one reminded",
                  show_reverse_report))
+SHOWCASE.append(("Feedback pulse: acme's round goes out as Slack DMs, three people answer, the results", show_pulse))
 SHOWCASE.append(("Weekly digest with chart, QBR reminder and pack", show_digest_and_qbr))
 
 
