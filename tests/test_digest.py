@@ -65,7 +65,7 @@ async def test_digest_crafted_week_matches_golden_with_movers_breach_and_chart(d
     # csat 90 vs 85 -> 88.2 points, aht 240/300=0.8 -> 66.7 points; mean 77.5
     # last week: csat 80/85 -> 78.4, aht at target -> 83.3; mean 80.9, so movement -3.4
     assert "Acme CX: 77.5/100 · -3.4 vs last week" in text
-    assert "breach recovered after 2h 30m" in text
+    assert "CSAT (weekly target) breach recovered after 2h 30m" in text
     assert "- 1 escalation(s) opened, 0 resolved; mean time to acknowledge 0h 45m" in text
     assert "- next QBR Wed 20 Jan 2027 14:00 (Europe/Warsaw)" in text
     from PIL import Image as PilImage

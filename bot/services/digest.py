@@ -19,13 +19,13 @@ from bot.compose.chart import Series, trend_chart
 from bot.compose.digest import DigestView, digest_message
 from bot.compose.kpi import kpi_row
 from bot.config.schema import DigestSchedule
-from bot.domain.metrics import format_delta
+from bot.domain.metrics import format_delta, lookup
 from bot.domain.scorecard import DEFAULT_WEIGHTS, Scorecard, rank, score_partner
 from bot.messages import Message
 from bot.services.kpi_query import KpiLine, query_kpis
 from bot.store.alerts import BreachEpisode
 from bot.store.escalations import Escalation
-from bot.store.models import Partner
+from bot.store.models import Partner, Target
 from bot.store.policy import load_policy
 from bot.store.qbr import Qbr
 
@@ -51,6 +51,15 @@ def moment_after_week(week: str, tz: str) -> datetime:
     year, _, number = week.partition("-W")
     monday = date.fromisocalendar(int(year), int(number), 1) + timedelta(days=7)
     return datetime.combine(monday, time(12, 0), ZoneInfo(tz))
+
+
+def _target_label(target: Target | None) -> str:
+    """Name what breached: "Service level (voice, daily target)"; "SLA" if the target is gone."""
+    if target is None:
+        return "SLA"
+    metric = lookup(target.metric)
+    scope = ", ".join(x for x in (target.channel, f"{target.window}ly target".replace("dayly", "daily")) if x)
+    return f"{metric.label if metric else target.metric} ({scope})"
 
 
 def _duration(delta: timedelta) -> str:
@@ -104,14 +113,17 @@ async def _changes(session: AsyncSession, partners: Sequence[Partner], lines: Se
         or_(and_(BreachEpisode.opened_at >= start, BreachEpisode.opened_at < end),
             and_(BreachEpisode.recovered_at >= start, BreachEpisode.recovered_at < end)),
     ).order_by(BreachEpisode.opened_at, BreachEpisode.id))).scalars().all()
+    targets = {t.id: t for t in (await session.execute(select(Target).where(
+        Target.id.in_({e.target_id for e in episodes})))).scalars().all()} if episodes else {}
     for e in episodes:
         who = f"{names[e.partner_id]}: " if with_partner else ""
+        what = _target_label(targets.get(e.target_id))
         if e.recovered_at is not None and start <= e.recovered_at < end:
-            out.append(f"{who}breach recovered after {_duration(e.recovered_at - e.opened_at)} "
+            out.append(f"{who}{what} breach recovered after {_duration(e.recovered_at - e.opened_at)} "
                        f"({e.windows_breached} window(s) breached)")
         else:
-            out.append(f"{who}breach opened {e.opened_at:%a %d %b %H:%M} UTC, still open at week end"
-                       if e.recovered_at is None or e.recovered_at >= end else f"{who}breach opened")
+            out.append(f"{who}{what} breach opened {e.opened_at:%a %d %b %H:%M} UTC, still open at week end"
+                       if e.recovered_at is None or e.recovered_at >= end else f"{who}{what} breach opened")
     escalations = (await session.execute(select(Escalation).where(
         Escalation.partner_id.in_(list(names)),
         or_(and_(Escalation.opened_at >= start, Escalation.opened_at < end),
