@@ -36,6 +36,13 @@ class Submission:
     actor: Actor
     state: str = ""
 
+    def text(self, key: str) -> str:
+        """Return a field's value as stripped text ("" when empty; a list gives its first item)."""
+        value = self.values.get(key)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        return str(value).strip() if value is not None else ""
+
 
 @dataclass(frozen=True, slots=True)
 class ActionResult:

@@ -258,20 +258,14 @@ async def on_breach_open_escalation(core: Core, press: Press) -> ActionResult:
 
 # ---- forms -----------------------------------------------------------------------------------
 
-def _text(values: dict, key: str) -> str:
-    value = values.get(key)
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return str(value).strip() if value is not None else ""
-
 
 @on_form(FormId.ESCALATION_FILE)
 async def on_file(core: Core, submission: Submission) -> FormResult:
     """Validate the filing form field by field; create nothing unless every field is right."""
-    actor, values = submission.actor, submission.values
+    actor = submission.actor
     require_registered(actor)
     errors: dict[str, str] = {}
-    slug = _text(values, "partner") or (actor.partner_slug or "" if actor.is_partner else "")
+    slug = submission.text("partner") or (actor.partner_slug or "" if actor.is_partner else "")
     async with core.db.session() as session:
         partner = (await session.exec(sm_select(Partner).where(Partner.slug == slug))).first() if slug else None
         visible = await _partners(session, actor)
@@ -282,18 +276,18 @@ async def on_file(core: Core, submission: Submission) -> FormResult:
         errors["partner"] = f"There is no partner '{slug}'." + (f" Did you mean {', '.join(close)}?" if close else "")
     elif not actor.can_see_partner(partner.id):
         errors["partner"] = "You can only file escalations for your own partner."
-    severity = _text(values, "severity").upper()
+    severity = submission.text("severity").upper()
     if severity not in Severity.__members__:
         errors["severity"] = "Choose a severity from P1 (critical) to P4 (low)."
-    category = _text(values, "category").lower()
+    category = submission.text("category").lower()
     if category not in {c.value for c in Category}:
         errors["category"] = "Choose a category."
-    title = _text(values, "title")
+    title = submission.text("title")
     if not title:
         errors["title"] = "Give the escalation a short title."
     elif len(title) > 200:
         errors["title"] = "Keep the title under 200 characters; put details in the description."
-    link = _text(values, "link")
+    link = submission.text("link")
     if link and not link.lower().startswith(("http://", "https://")):
         errors["link"] = "A link starts with https:// (or http://)."
     if errors:
@@ -302,7 +296,7 @@ async def on_file(core: Core, submission: Submission) -> FormResult:
     if submission.state.startswith("breach:") and submission.state[7:].isdigit():
         breach_id = int(submission.state[7:])
     esc = await service.file_escalation(core.db, actor=actor, partner_id=partner.id, severity=severity,
-                                        category=category, title=title, description=_text(values, "description"),
+                                        category=category, title=title, description=submission.text("description"),
                                         link=link, breach_episode_id=breach_id, now=core.clock.now())
     async with core.db.session() as session:
         setting = await service.load_setting(session, esc.partner_id)
@@ -315,7 +309,7 @@ async def _form_change(core: Core, submission: Submission, fn, what: str, *, fie
     escalation_id = _escalation_id(submission.state) if submission.state else None
     if escalation_id is None:
         return FormResult(reply=compose.refused("That form lost track of its escalation; press the button again."))
-    value = _text(submission.values, field)
+    value = submission.text(field)
     if required and not value:
         return FormResult(errors=FormErrors({field: "This can't be empty."}))
     try:
@@ -329,7 +323,7 @@ async def _form_change(core: Core, submission: Submission, fn, what: str, *, fie
 
 @on_form(FormId.ESCALATION_RESOLVE)
 async def on_resolve_form(core: Core, submission: Submission) -> FormResult:
-    note = _text(submission.values, "note")
+    note = submission.text("note")
     if not note:
         return FormResult(errors=FormErrors({"note": "Say how it was resolved; a resolution note is required."}))
     return await _form_change(core, submission, service.resolve, "resolved", field="note", required=True, note=note)
@@ -337,13 +331,13 @@ async def on_resolve_form(core: Core, submission: Submission) -> FormResult:
 
 @on_form(FormId.ESCALATION_NOTE)
 async def on_note_form(core: Core, submission: Submission) -> FormResult:
-    note = _text(submission.values, "note")
+    note = submission.text("note")
     return await _form_change(core, submission, service.add_note, "note added", field="note", required=True,
                               note=note)
 
 
 @on_form(FormId.ESCALATION_REASSIGN)
 async def on_reassign_form(core: Core, submission: Submission) -> FormResult:
-    handle = _text(submission.values, "assignee")
+    handle = submission.text("assignee")
     return await _form_change(core, submission, service.reassign, "reassigned", field="assignee", required=True,
-                              assignee_handle=handle, note=_text(submission.values, "note"))
+                              assignee_handle=handle, note=submission.text("note"))

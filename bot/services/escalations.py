@@ -36,7 +36,7 @@ from bot.domain.escalation import (
     plan,
     repeat_due,
 )
-from bot.services.outbox import DIRECT_PREFIX, enqueue, enqueue_to_route, route_key
+from bot.services.outbox import enqueue, enqueue_direct, enqueue_to_route, route_key
 from bot.store.db import Database
 from bot.store.escalations import Escalation, EscalationEvent, due_ids, get_escalation
 from bot.store.models import Partner, Route, User
@@ -136,9 +136,8 @@ async def _notify_level(session: AsyncSession, esc: Escalation, setting: Setting
         chat = [u for u in rows if u.platform != "console"]
         rows = chat or rows
         for user in rows:
-            await enqueue(session, platform=user.platform, destination=f"{DIRECT_PREFIX}{user.platform_user_id}",
-                          message=message, key=f"{event_key}:notify:{user.platform}:{user.platform_user_id}",
-                          now=now)
+            await enqueue_direct(session, user=user, message=message,
+                                 key=f"{event_key}:notify:{user.platform}:{user.platform_user_id}", now=now)
         if rows:
             told.append(rows[0].name or handle)
     if level.channel is not None and not sensitive:
@@ -199,8 +198,8 @@ async def _record(session: AsyncSession, esc: Escalation, setting: Setting, *, m
     filer = await session.get(User, esc.filed_by) if esc.filed_by else None
     if (filer is not None and filer.active and move not in (Move.FILE, Move.REPEAT)
             and (actor is None or actor.user_id != filer.id)):
-        await enqueue(session, platform=filer.platform, destination=f"{DIRECT_PREFIX}{filer.platform_user_id}",
-                      message=compose.filer_update(esc, event, ctx), key=f"{event_key}:filer", now=now)
+        await enqueue_direct(session, user=filer, message=compose.filer_update(esc, event, ctx),
+                             key=f"{event_key}:filer", now=now)
     session.add(esc)
     await session.flush()
     return event

@@ -29,13 +29,13 @@ from bot.domain.pulse import (
 )
 from bot.messages import Section
 from bot.services import digest, home, qbr
-from bot.services.outbox import DIRECT_PREFIX, enqueue
+from bot.services.identity import preferred_identity
+from bot.services.outbox import enqueue_direct
 from bot.store.db import Database
 from bot.store.feedback import FeedbackResponse, Pulse, PulseInvite
 from bot.store.models import Partner, User
 from bot.store.policy import load_policy
 
-PLATFORM_PREFERENCE = ("slack", "teams", "console")  # one DM per person: their first identity in this order
 ADHOC_WINDOW = timedelta(days=90)
 TREND_PERIODS = 6
 
@@ -48,11 +48,6 @@ def handle_of(user: User) -> str:
     return user.handle or f"user-{user.id}"
 
 
-def pick_identity(users: Sequence[User]) -> User:
-    return min(users, key=lambda u: (PLATFORM_PREFERENCE.index(u.platform)
-                                     if u.platform in PLATFORM_PREFERENCE else 99, u.id))
-
-
 async def partner_people(session: AsyncSession, partner_id: int) -> dict[str, User]:
     """Return the partner's active users, one identity per person (Slack, else Teams, else console)."""
     rows = list((await session.execute(select(User).where(
@@ -61,7 +56,7 @@ async def partner_people(session: AsyncSession, partner_id: int) -> dict[str, Us
     people: dict[str, list[User]] = {}
     for user in rows:
         people.setdefault(handle_of(user), []).append(user)
-    return {handle: pick_identity(users) for handle, users in people.items()}
+    return {handle: preferred_identity(users) for handle, users in people.items()}
 
 
 async def open_due_pulse(session: AsyncSession, *, partner: Partner, now: datetime) -> list[str]:
@@ -87,8 +82,7 @@ async def open_due_pulse(session: AsyncSession, *, partner: Partner, now: dateti
     for handle, user in (await partner_people(session, partner.id)).items():
         session.add(PulseInvite(pulse_id=pulse.id, handle=handle))
         key = f"pulse:{pulse.id}:invite:{handle}"
-        await enqueue(session, platform=user.platform, destination=f"{DIRECT_PREFIX}{user.platform_user_id}",
-                      message=message, key=key, now=now)
+        await enqueue_direct(session, user=user, message=message, key=key, now=now)
         keys.append(key)
     return keys
 
@@ -116,8 +110,7 @@ async def send_due_reminder(session: AsyncSession, *, partner: Partner, now: dat
             if user is None:
                 continue  # left the partner since
             key = f"pulse:{pulse.id}:reminder:{handle}"
-            await enqueue(session, platform=user.platform, destination=f"{DIRECT_PREFIX}{user.platform_user_id}",
-                          message=message, key=key, now=now)
+            await enqueue_direct(session, user=user, message=message, key=key, now=now)
             keys.append(key)
     return keys
 

@@ -84,12 +84,6 @@ async def _results(core: Core, request: CommandRequest, args: tuple[str, ...]) -
     return compose.results(parts)
 
 
-def _text(values: dict, key: str) -> str:
-    value = values.get(key)
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return str(value).strip() if value is not None else ""
-
 
 def _pulse_id(raw: str) -> int | None:
     tail = raw.rsplit(":", 1)[-1]
@@ -99,7 +93,7 @@ def _pulse_id(raw: str) -> int | None:
 @on_form(FormId.FEEDBACK)
 async def on_feedback_form(core: Core, submission: Submission) -> FormResult:
     """Check every field; store nothing unless all are right."""
-    actor, values = submission.actor, submission.values
+    actor = submission.actor
     try:
         service.require_partner_user(actor)
     except service.AccessDenied as exc:
@@ -107,21 +101,21 @@ async def on_feedback_form(core: Core, submission: Submission) -> FormResult:
     errors: dict[str, str] = {}
     ratings: dict[str, int | None] = {}
     for key in KEYS:
-        raw = _text(values, key)
+        raw = submission.text(key)
         if not raw:
             ratings[key] = None
         elif raw.isdigit() and 1 <= int(raw) <= 5:
             ratings[key] = int(raw)
         else:
             errors[key] = "A rating is a whole number from 1 to 5 (5 best), or leave it empty."
-    comment = _text(values, "comment")
+    comment = submission.text("comment")
     if len(comment) > 3000:
         errors["comment"] = f"Keep it under 3000 characters (this is {len(comment)})."
     if not errors and all(v is None for v in ratings.values()) and not comment:
         errors["comment"] = "Give at least one rating or write a comment."
     if errors:
         return FormResult(errors=FormErrors(errors))
-    anonymous = _text(values, "anonymous").lower() in ("yes", "true", "1", "on")
+    anonymous = submission.text("anonymous").lower() in ("yes", "true", "1", "on")
     pulse_id = _pulse_id(submission.state)
     try:
         row = await service.record_answer(core.db, actor=actor, pulse_id=pulse_id, ratings=ratings, comment=comment,

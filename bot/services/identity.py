@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -36,3 +38,13 @@ async def resolve_actor(core: Core, *, platform: str, platform_user_id: str) -> 
     """Look the user up in a session of its own (adapters call this once per request)."""
     async with core.db.session() as session:
         return await actor_for(session, platform=platform, platform_user_id=platform_user_id)
+
+
+# One message per person, not per identity: their first identity in this order.
+PLATFORM_PREFERENCE = ("slack", "teams", "console")
+
+
+def preferred_identity(users: Sequence[User]) -> User:
+    """Return the identity to message a person on: Slack, else Teams, else the console."""
+    return min(users, key=lambda u: (PLATFORM_PREFERENCE.index(u.platform)
+                                     if u.platform in PLATFORM_PREFERENCE else 99, u.id))

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.messages import Message
 from bot.messages_codec import message_to_dict
-from bot.store.models import Route
+from bot.store.models import Route, User
 from bot.store.outbox import OutboxItem, OutboxStatus
 
 DIRECT_PREFIX = "user:"
@@ -76,6 +76,13 @@ async def enqueue(
     await session.flush()
     _notify_after_commit(session)
     return item
+
+
+async def enqueue_direct(session: AsyncSession, *, user: User, message: Message, key: str,
+                         now: datetime) -> OutboxItem:
+    """Add a direct message to ``user`` (one of their platform identities) to the outbox."""
+    return await enqueue(session, platform=user.platform, destination=f"{DIRECT_PREFIX}{user.platform_user_id}",
+                         message=message, key=key, now=now)
 
 
 async def enqueue_to_route(

@@ -109,20 +109,14 @@ async def _show(core: Core, actor: Actor, ref: str) -> Message:
     return compose.report_detail(report, partner_name=partner.name, tz=partner.timezone)
 
 
-def _text(values: dict, key: str) -> str:
-    value = values.get(key)
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return str(value).strip() if value is not None else ""
-
 
 @on_form(FormId.REVERSE_REPORT)
 async def on_report_form(core: Core, submission: Submission) -> FormResult:
     """Check every field; create nothing unless all are right."""
-    actor, values = submission.actor, submission.values
+    actor = submission.actor
     _require_sender(actor)
     errors: dict[str, str] = {}
-    slug = _text(values, "partner")
+    slug = submission.text("partner")
     async with core.db.session() as session:
         tokens = await partners_by_token(session)
         partner = tokens.get(slug.lower()) if slug else None
@@ -132,21 +126,21 @@ async def on_report_form(core: Core, submission: Submission) -> FormResult:
     elif partner is None:
         close = suggest(slug.lower(), [p.slug for p in visible])
         errors["partner"] = f"There is no partner '{slug}'." + (f" Did you mean {', '.join(close)}?" if close else "")
-    kind = _text(values, "kind").lower()
+    kind = submission.text("kind").lower()
     if kind not in KINDS:
         errors["kind"] = "Choose a type: " + ", ".join(KINDS.values()) + "."
-    raw_rating, rating = _text(values, "rating"), None
+    raw_rating, rating = submission.text("rating"), None
     if raw_rating:
         if raw_rating.isdigit() and 1 <= int(raw_rating) <= 5:
             rating = int(raw_rating)
         else:
             errors["rating"] = "A rating is a whole number from 1 to 5 (5 best), or leave it empty."
-    text = _text(values, "text")
+    text = submission.text("text")
     if not text:
         errors["text"] = "Say what you saw; the report needs some text."
     elif len(text) > 3000:
         errors["text"] = f"Keep it under 3000 characters (this is {len(text)}); put the rest behind a link."
-    link = _text(values, "link")
+    link = submission.text("link")
     if link and (not link.lower().startswith(("http://", "https://")) or " " in link or len(link) > 500):
         errors["link"] = "A link starts with https:// (or http://), has no spaces and is under 500 characters."
     if errors:

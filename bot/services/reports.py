@@ -30,14 +30,14 @@ from bot.domain.reports import (
 )
 from bot.messages import Section
 from bot.services import digest, home, qbr
-from bot.services.outbox import DIRECT_PREFIX, enqueue, enqueue_to_route
+from bot.services.identity import preferred_identity
+from bot.services.outbox import enqueue_direct, enqueue_to_route
 from bot.store.db import Database
 from bot.store.models import Partner, User
 from bot.store.policy import load_policy
 from bot.store.reports import ReportNudge, ReverseReport
 
 PURPOSE = "reports"
-PLATFORM_PREFERENCE = ("slack", "teams", "console")  # one DM per person: their first identity in this order
 
 
 class ReportNotFound(Exception):
@@ -109,9 +109,9 @@ async def acknowledge(db: Database, *, report_id: int, actor: Actor, now: dateti
                                key=f"{report.card_key}:ack", now=now, update_of=report.card_key)
         author = await session.get(User, report.author_id) if report.author_id else None
         if author is not None and author.active:
-            await enqueue(session, platform=author.platform, destination=f"{DIRECT_PREFIX}{author.platform_user_id}",
-                          message=compose.acknowledged_dm(report, partner_name=partner.name),
-                          key=f"report:{report.id}:ack-dm", now=now)
+            await enqueue_direct(session, user=author,
+                                 message=compose.acknowledged_dm(report, partner_name=partner.name),
+                                 key=f"report:{report.id}:ack-dm", now=now)
     return AckOutcome(report, partner.name, first=True)
 
 
@@ -143,11 +143,6 @@ async def send_reminders(db: Database, *, now: datetime) -> list[str]:
 async def client_timezone(session: AsyncSession) -> str:
     profile = await load_policy(session, None, "client", ClientProfile)
     return profile.timezone if profile is not None else "UTC"
-
-
-def _pick_identity(users: Sequence[User]) -> User:
-    return min(users, key=lambda u: (PLATFORM_PREFERENCE.index(u.platform)
-                                     if u.platform in PLATFORM_PREFERENCE else 99, u.id))
 
 
 async def send_nudges(db: Database, *, now: datetime) -> list[str]:
@@ -183,12 +178,12 @@ async def send_nudges(db: Database, *, now: datetime) -> list[str]:
                     continue
                 if not sending or now - max(marks) < NUDGE_AFTER:
                     continue
-                user = _pick_identity(identities)
+                user = preferred_identity(identities)
                 key = f"report-nudge:{handle}:{partner.id}:{now:%Y-%m-%d}"
-                await enqueue(session, platform=user.platform, destination=f"{DIRECT_PREFIX}{user.platform_user_id}",
-                              message=compose.nudge(partner_name=partner.name, partner_slug=partner.slug,
-                                                    last_sent=last_reports.get(partner.id)),
-                              key=key, now=now)
+                await enqueue_direct(session, user=user,
+                                     message=compose.nudge(partner_name=partner.name, partner_slug=partner.slug,
+                                                           last_sent=last_reports.get(partner.id)),
+                                     key=key, now=now)
                 session.add(ReportNudge(handle=handle, partner_id=partner.id, sent_at=now))
                 keys.append(key)
     return keys
