@@ -33,6 +33,21 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
     slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
     slack_api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
+    # OAuth distribution (several workspaces): all three set -> /slack/install and /slack/oauth_redirect,
+    # tokens per workspace from the database; SLACK_BOT_TOKEN is then not used.
+    slack_client_id: str = Field("", validation_alias=_env("SLACK_CLIENT_ID"))
+    slack_client_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_CLIENT_SECRET"))
+    slack_state_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_STATE_SECRET"))
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Tell whether Slack runs as a distributed app (OAuth installs) rather than with one bot token."""
+        return bool(self.slack_client_id and self.slack_client_secret and self.slack_state_secret)
+
+    @property
+    def slack_configured(self) -> bool:
+        """Tell whether Slack can be served at all: a signing secret plus OAuth or a bot token."""
+        return self.slack_signing_secret is not None and (self.slack_oauth or self.slack_bot_token is not None)
 
     # Microsoft Teams (Bot Framework)
     microsoft_app_id: str = Field("", validation_alias=_env("MICROSOFT_APP_ID"))

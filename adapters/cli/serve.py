@@ -34,7 +34,7 @@ def build_gateways(core: Core) -> dict[str, ChatGateway]:
     """Create a gateway for each configured platform; a missing adapter is logged, not fatal."""
     gateways: dict[str, ChatGateway] = {}
     settings = core.settings
-    if settings.slack_bot_token is not None:
+    if settings.slack_bot_token is not None or settings.slack_oauth:
         gateway = _make("adapters.slack.gateway", core)
         if gateway is not None:
             gateways["slack"] = gateway

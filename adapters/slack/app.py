@@ -26,6 +26,7 @@ from bot.interactions import Press, Submission, handle_action, handle_form
 from bot.messages import Message, OpenForm
 from bot.services.home import home_message
 from bot.services.identity import resolve_actor
+from bot.services.outbox import bury_workspace
 from bot.store.inbound_events import first_time
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ def web_client(core: Core, *, retry_rate_limits: bool = True) -> AsyncWebClient:
     destination for Retry-After itself instead of sleeping inside a send.
     """
     settings = core.settings
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    # With OAuth every call names its workspace's token (Bolt's authorize, the outbox gateway).
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token and not settings.slack_oauth else None
     client = AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=10)
     # slack_sdk already installs one AsyncConnectionErrorRetryHandler (a single retry) by default.
     if retry_rate_limits:
@@ -58,14 +60,61 @@ def slash_commands() -> list[str]:
 
 
 def create_app(core: Core) -> AsyncApp:
-    """Build the AsyncApp from settings and register every listener."""
+    """Build the AsyncApp from settings and register every listener.
+
+    With SLACK_CLIENT_ID/SECRET and SLACK_STATE_SECRET the app is distributed: Bolt's OAuth flow
+    installs it per workspace and authorizes each request with its team's token.
+    """
     settings = core.settings
-    if settings.slack_signing_secret is None or settings.slack_bot_token is None:
-        raise RuntimeError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set for the Slack adapter")
+    if not settings.slack_configured:
+        raise RuntimeError("Slack needs SLACK_SIGNING_SECRET plus SLACK_BOT_TOKEN, or SLACK_CLIENT_ID, "
+                           "SLACK_CLIENT_SECRET and SLACK_STATE_SECRET for OAuth installs")
+    assert settings.slack_signing_secret is not None
+    oauth = None
+    if settings.slack_oauth:
+        from adapters.slack.oauth import oauth_settings
+
+        oauth = oauth_settings(core)
     app = AsyncApp(client=web_client(core), signing_secret=settings.slack_signing_secret.get_secret_value(),
-                   ignoring_self_events_enabled=True)
+                   oauth_settings=oauth, ignoring_self_events_enabled=True)
     register(app, core)
+    if oauth is not None:
+        register_installs(app, core)
     return app
+
+
+def identity(core: Core, *, user_id: str, team_id: str | None) -> str:
+    """Return the identity Liaison knows a Slack user by: "T.../U..." with OAuth, the bare id otherwise.
+
+    A user id is only unique inside its workspace: with several workspaces installed the same
+    U-id in two teams is two people, so the team is part of the identity.
+    """
+    return f"{team_id}/{user_id}" if core.settings.slack_oauth and team_id else user_id
+
+
+def register_installs(app: AsyncApp, core: Core) -> None:
+    """Forget a workspace that uninstalled the app or revoked its bot token; bury its queued messages."""
+
+    async def forget(context, body, why: str) -> None:  # noqa: ANN001
+        team = context.team_id or body.get("team_id")
+        if not team:
+            return
+        await app.installation_store.async_delete_all(enterprise_id=context.enterprise_id, team_id=team)
+        reason = (f"workspace {team} {why}; reinstall Liaison there through /slack/install, "
+                  "then resend with `liaison outbox retry ID`")
+        async with core.db.transaction() as session:
+            buried = await bury_workspace(session, platform=PLATFORM, workspace=team, reason=reason)
+        log.warning("workspace %s %s: installation removed, %d queued messages are dead letters", team, why, buried)
+
+    @app.event("app_uninstalled")
+    async def on_uninstalled(context, body) -> None:  # noqa: ANN001
+        await forget(context, body, "uninstalled Liaison")
+
+    @app.event("tokens_revoked")
+    async def on_tokens_revoked(event, context, body) -> None:  # noqa: ANN001
+        # Liaison only uses bot tokens; revoked user tokens (none are requested) change nothing.
+        if (event.get("tokens") or {}).get("bot"):
+            await forget(context, body, "revoked Liaison's bot token")
 
 
 def _reply_args(message: Message) -> dict[str, Any]:
@@ -100,7 +149,8 @@ def register(app: AsyncApp, core: Core) -> None:
     async def _answer_command(command, respond, client) -> None:  # noqa: ANN001
         try:
             cmd = SlashCommand.parse(command)
-            actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=cmd.user_id)
+            actor = await resolve_actor(core, platform=PLATFORM,
+                                        platform_user_id=identity(core, user_id=cmd.user_id, team_id=cmd.team_id))
             reply = await dispatch(core, text=cmd.text, actor=actor, platform=PLATFORM,
                                    channel=cmd.channel_id, slash=cmd.command)
             if isinstance(reply, OpenForm):
@@ -121,7 +171,8 @@ def register(app: AsyncApp, core: Core) -> None:
         try:
             press = ButtonPress.parse(body)
             channel = press.channel_id
-            actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=press.user_id)
+            actor = await resolve_actor(core, platform=PLATFORM,
+                                        platform_user_id=identity(core, user_id=press.user_id, team_id=press.team_id))
             result = await handle_action(core, Press(
                 action=ActionId(press.action_id), value=press.value, actor=actor,
                 message_ref=press.message_ref, channel=channel))
@@ -147,7 +198,8 @@ def register(app: AsyncApp, core: Core) -> None:
             submission = ViewSubmission.parse(body)
             values, state = view_values(submission.view)
             user_id = submission.user_id
-            actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=user_id)
+            actor = await resolve_actor(core, platform=PLATFORM,
+                                        platform_user_id=identity(core, user_id=user_id, team_id=submission.team_id))
             result = await handle_form(core, Submission(form=FormId(submission.callback_id), values=values,
                                                         actor=actor, state=state))
         except Exception:
@@ -168,9 +220,11 @@ def register(app: AsyncApp, core: Core) -> None:
         app.view(form_id.value)(on_view)
 
     @app.event("app_home_opened")
-    async def on_home(event, client) -> None:  # noqa: ANN001
+    async def on_home(event, client, context) -> None:  # noqa: ANN001
         opened = HomeOpened.parse(event)
         if opened.tab != "home":
             return
-        actor = await resolve_actor(core, platform=PLATFORM, platform_user_id=opened.user_id)
+        team = opened.team_id or context.team_id
+        actor = await resolve_actor(core, platform=PLATFORM,
+                                    platform_user_id=identity(core, user_id=opened.user_id, team_id=team))
         await client.views_publish(user_id=opened.user_id, view=home_view(await home_message(core, actor)))

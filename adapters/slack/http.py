@@ -1,4 +1,8 @@
-"""Mount Slack at POST /slack/events (commands, interactivity and events on one URL)."""
+"""Mount Slack at POST /slack/events (commands, interactivity and events on one URL).
+
+With OAuth configured, GET /slack/install (the "Add to Slack" page) and GET /slack/oauth_redirect
+(where Slack sends the installer back) are Bolt's OAuth flow.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +19,11 @@ BOLT_KEY = web.AppKey("slack_bolt_app", object)
 
 
 def mount(app: web.Application, core: Core) -> None:
-    """Add /slack/events when SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set."""
+    """Add /slack/events (and the OAuth pages) when Slack is configured."""
     settings = core.settings
-    if settings.slack_bot_token is None or settings.slack_signing_secret is None:
-        log.info("Slack is not configured (SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET); /slack/events not mounted")
+    if not settings.slack_configured:
+        log.info("Slack is not configured (SLACK_SIGNING_SECRET with SLACK_BOT_TOKEN or OAuth); "
+                 "/slack/events not mounted")
         return
     bolt = create_app(core)
     app[BOLT_KEY] = bolt
@@ -30,3 +35,16 @@ def mount(app: web.Application, core: Core) -> None:
         return await to_aiohttp_response(bolt_response)
 
     app.router.add_post("/slack/events", slack_events)
+    flow = bolt.oauth_flow
+    if flow is None:
+        return
+
+    async def install(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await flow.handle_installation(await to_bolt_request(request)))
+
+    async def oauth_redirect(request: web.Request) -> web.Response:
+        # Bolt checks the state cookie and consumes the state, then exchanges the code (oauth.v2.access).
+        return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
+
+    app.router.add_get(flow.install_path, install)
+    app.router.add_get(flow.redirect_uri_path, oauth_redirect)

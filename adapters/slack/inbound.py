@@ -34,6 +34,12 @@ def _need(data: dict[str, Any], key: str, what: str) -> str:
     return value
 
 
+def _user_team(body: dict[str, Any]) -> str | None:
+    # In a Slack Connect channel the acting user's workspace is user.team_id, not the payload's team.
+    user, team = body.get("user") or {}, body.get("team") or {}
+    return user.get("team_id") or (team.get("id") if isinstance(team, dict) else None) or None
+
+
 @dataclass(frozen=True, slots=True)
 class SlashCommand:
     command: str
@@ -59,6 +65,7 @@ class ButtonPress:
     channel_id: str | None
     message_ts: str | None
     trigger_id: str | None
+    team_id: str | None = None  # the presser's own workspace (differs from the app's in Slack Connect)
 
     @property
     def message_ref(self) -> str | None:
@@ -76,7 +83,7 @@ class ButtonPress:
                    user_id=_need(body.get("user") or {}, "id", "block_actions user"),
                    channel_id=(body.get("channel") or {}).get("id"),
                    message_ts=(body.get("container") or {}).get("message_ts"),
-                   trigger_id=body.get("trigger_id") or None)
+                   trigger_id=body.get("trigger_id") or None, team_id=_user_team(body))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,7 @@ class ViewSubmission:
     callback_id: str
     user_id: str
     view: dict[str, Any]
+    team_id: str | None = None  # the submitter's own workspace
 
     @classmethod
     def parse(cls, body: dict[str, Any]) -> ViewSubmission:
@@ -92,15 +100,18 @@ class ViewSubmission:
         if not isinstance(view, dict):
             raise MalformedPayload("view_submission has no view")
         return cls(callback_id=_need(view, "callback_id", "view"),
-                   user_id=_need(body.get("user") or {}, "id", "view_submission user"), view=view)
+                   user_id=_need(body.get("user") or {}, "id", "view_submission user"), view=view,
+                   team_id=_user_team(body))
 
 
 @dataclass(frozen=True, slots=True)
 class HomeOpened:
     user_id: str
     tab: str
+    team_id: str | None = None  # the user's own workspace when Slack says (``user_team``)
 
     @classmethod
     def parse(cls, event: dict[str, Any]) -> HomeOpened:
         """Read an app_home_opened event."""
-        return cls(user_id=_need(event, "user", "app_home_opened"), tab=event.get("tab") or "home")
+        return cls(user_id=_need(event, "user", "app_home_opened"), tab=event.get("tab") or "home",
+                   team_id=event.get("user_team") or None)

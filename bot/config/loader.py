@@ -103,8 +103,10 @@ def _pattern_hint(loc: tuple[Any, ...]) -> str:
     field = names[-1] if names else ""
     if field == "slack":
         if "identities" in names:
-            return "a Slack user id looks like U0123ABCD (profile > copy member ID)"
-        return "a Slack channel id looks like C0123ABCD (channel details > copy channel ID), not its name"
+            return ("a Slack user id looks like U0123ABCD (profile > copy member ID), "
+                    "or T0123ABCD/U0123ABCD with its workspace")
+        return ("a Slack channel id looks like C0123ABCD (channel details > copy channel ID), not its name, "
+                "or T0123ABCD/C0123ABCD with its workspace")
     return {
         "country": "use the two-letter ISO 3166 country code in capitals, e.g. PL",
         "languages": "use ISO 639 language codes in lowercase, e.g. en, pl",
@@ -241,4 +243,36 @@ def advisories(config: LiaisonConfig) -> list[ConfigIssue]:
             notes.append(ConfigIssue(f"partners[{i}].targets", f"no targets: no SLA alerts for {partner.slug}"))
     if not any(u.role is Role.ADMIN for u in config.users):
         notes.append(ConfigIssue("users", "no admin user: nobody can change settings from chat"))
+    return notes
+
+
+def _slack_addresses(config: LiaisonConfig) -> list[tuple[str, str]]:
+    """List (path, value) of every Slack route, escalation channel and identity in the file."""
+    found: list[tuple[str, str]] = []
+    scopes = [("client.routes", config.client.routes)]
+    scopes += [(f"partners[{i}].routes", p.routes) for i, p in enumerate(config.partners)]
+    for at, routes in scopes:
+        for purpose in type(routes).model_fields:
+            found += [(f"{at}.{purpose}.slack[{k}]", v) for k, v in enumerate(getattr(routes, purpose).slack)]
+    for i, partner in enumerate(config.partners):
+        for j, level in enumerate(partner.escalation.levels if partner.escalation else ()):
+            if level.channel is not None:
+                found += [(f"partners[{i}].escalation.levels[{j}].channel.slack[{k}]", v)
+                          for k, v in enumerate(level.channel.slack)]
+    found += [(f"users[{i}].identities.slack", u.identities.slack) for i, u in enumerate(config.users)
+              if u.identities.slack]
+    return found
+
+
+def workspace_advisories(config: LiaisonConfig, *, installed: set[str], multi_workspace: bool) -> list[ConfigIssue]:
+    """Warn about Slack addresses whose workspace is not installed, or (with OAuth) name none."""
+    notes: list[ConfigIssue] = []
+    for at, value in _slack_addresses(config):
+        workspace, sep, _ = value.partition("/")
+        if sep and workspace not in installed:
+            notes.append(ConfigIssue(at, f"workspace {workspace} is not installed: open /slack/install in it, "
+                                         "or messages to it become undelivered"))
+        elif not sep and multi_workspace:
+            notes.append(ConfigIssue(at, f"{value!r} names no workspace; with OAuth write it as T0123ABCD/{value} "
+                                         "(the team id of the workspace it is in)"))
     return notes

@@ -131,7 +131,8 @@ class Purpose(StrEnum):
 class RouteSet(_Model):
     """Destinations on each platform: Slack channel ids and Teams conversation keys."""
 
-    slack: list[Annotated[str, Field(pattern=r"^[CGD][A-Z0-9]+$")]] = []
+    # "C0123ABCD", or "T0ACME/C0123ABCD" naming the workspace (team id) the bot posts to it from
+    slack: list[Annotated[str, Field(pattern=r"^(?:T[A-Z0-9]+/)?[CGD][A-Z0-9]+$")]] = []
     teams: list[Annotated[str, Field(min_length=1, max_length=256)]] = []
 
     def pairs(self) -> list[tuple[str, str]]:
@@ -410,7 +411,8 @@ class ClientConfig(_Model):
 
 
 class Identities(_Model):
-    slack: Annotated[str, Field(pattern=r"^[UW][A-Z0-9]+$")] | None = None
+    # "U0123ABCD", or "T0ACME/U0123ABCD": a user id is only unique within its workspace
+    slack: Annotated[str, Field(pattern=r"^(?:T[A-Z0-9]+/)?[UW][A-Z0-9]+$")] | None = None
     teams: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     console: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$", max_length=128)] | None = None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.messages import Message
@@ -19,6 +19,10 @@ from bot.store.models import Route, User
 from bot.store.outbox import OutboxItem, OutboxStatus
 
 DIRECT_PREFIX = "user:"
+# A destination or identity may name its workspace first: "T0ACME/C0ALERTS", "user:T0ACME/U0MARIA".
+WORKSPACE_SEPARATOR = "/"
+# Platforms whose addresses may carry a workspace (Teams keys are opaque and may contain "/").
+QUALIFIED_PLATFORMS = frozenset({"slack"})
 
 # Called after any commit that enqueued something (the delivery worker's wake()).
 _COMMIT_LISTENERS: set[Callable[[], None]] = set()
@@ -47,6 +51,17 @@ def _notify_after_commit(session: AsyncSession) -> None:
     event.listen(sync, "after_commit", after_commit, once=True)
 
 
+def split_workspace(address: str) -> tuple[str, str]:
+    """Split "T0ACME/C0ALERTS" into ("T0ACME", "C0ALERTS"); an unqualified address has workspace ""."""
+    workspace, sep, rest = address.partition(WORKSPACE_SEPARATOR)
+    return (workspace, rest) if sep else ("", address)
+
+
+def workspace_of(destination: str) -> str:
+    """Return the workspace a destination (channel, or ``user:`` for a DM) belongs to, or ""."""
+    return split_workspace(destination.removeprefix(DIRECT_PREFIX))[0]
+
+
 def route_key(key: str, platform: str, destination: str) -> str:
     """Derive the per-destination idempotency key of a routed message."""
     return f"{key}@{platform}:{destination}"
@@ -68,7 +83,8 @@ async def enqueue(
     if existing is not None:
         return existing
     item = OutboxItem(
-        platform=platform, destination=destination, payload=message_to_dict(message), key=key,
+        platform=platform, destination=destination, workspace=workspace_of(destination) if platform in QUALIFIED_PLATFORMS else "",
+        payload=message_to_dict(message), key=key,
         status=OutboxStatus.PENDING, next_attempt_at=now, thread_of=thread_of,
         update_of=update_of, created_at=now, horizon_start=now,
     )
@@ -146,3 +162,17 @@ async def retry(session: AsyncSession, *, now: datetime, item_id: int | None = N
     if count:
         _notify_after_commit(session)
     return count
+
+
+async def bury_workspace(session: AsyncSession, *, platform: str, workspace: str, reason: str) -> int:
+    """Turn every pending message to ``workspace`` into a dead letter with ``reason``; return how many.
+
+    Called when the app is uninstalled from a workspace (or its bot token revoked): nothing
+    queued for it can be delivered any more, and the admin sees why among the dead letters.
+    """
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.platform == platform, OutboxItem.workspace == workspace,
+               OutboxItem.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.DEAD, last_error=reason[:1000], claimed_until=None))
+    return result.rowcount

@@ -22,12 +22,15 @@ class OutboxItem(SQLModel, table=True):
     """One message to deliver: where, what (neutral Message JSON), and how it went."""
 
     __tablename__ = "outbox_item"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      Index("ix_outbox_workspace", "platform", "workspace", "status"))
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
     # channel id / conversation key, or "user:<platform user id>" for a direct message
     destination: str = Field(max_length=256)
+    # the workspace (Slack team id) the destination belongs to; "" for a single-workspace deployment
+    workspace: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     key: str = Field(max_length=400, unique=True)  # idempotency key
     status: str = Field(default=OutboxStatus.PENDING, max_length=8)
