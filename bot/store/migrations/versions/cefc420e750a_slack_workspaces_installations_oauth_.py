@@ -12,7 +12,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision: str = 'cefc420e750a'
 down_revision: str | None = '4194a33c4538'
 branch_labels: str | Sequence[str] | None = None
