@@ -70,12 +70,13 @@ def create_app(core: Core) -> AsyncApp:
         raise RuntimeError("Slack needs SLACK_SIGNING_SECRET plus SLACK_BOT_TOKEN, or SLACK_CLIENT_ID, "
                            "SLACK_CLIENT_SECRET and SLACK_STATE_SECRET for OAuth installs")
     assert settings.slack_signing_secret is not None
+    client = web_client(core)
     oauth = None
     if settings.slack_oauth:
         from adapters.slack.oauth import oauth_settings
 
-        oauth = oauth_settings(core)
-    app = AsyncApp(client=web_client(core), signing_secret=settings.slack_signing_secret.get_secret_value(),
+        oauth = oauth_settings(core, client=client)
+    app = AsyncApp(client=client, signing_secret=settings.slack_signing_secret.get_secret_value(),
                    oauth_settings=oauth, ignoring_self_events_enabled=True)
     register(app, core)
     if oauth is not None:

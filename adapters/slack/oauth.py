@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
@@ -78,14 +79,22 @@ def state_store(core: Core) -> SignedStateStore:
     return SignedStateStore(inner, secret=secret.get_secret_value())
 
 
-def oauth_settings(core: Core) -> AsyncOAuthSettings:
+def oauth_settings(core: Core, *, client: AsyncWebClient) -> AsyncOAuthSettings:
     """Build Bolt's OAuth settings: client credentials, scopes, the two stores, rotation window."""
     settings = core.settings
     assert settings.slack_client_secret is not None
-    return AsyncOAuthSettings(
-        client_id=settings.slack_client_id, client_secret=settings.slack_client_secret.get_secret_value(),
-        scopes=list(BOT_SCOPES), installation_store=installation_store(core), state_store=state_store(core),
+    secret = settings.slack_client_secret.get_secret_value()
+    store = installation_store(core)
+    oauth = AsyncOAuthSettings(
+        client_id=settings.slack_client_id, client_secret=secret, scopes=list(BOT_SCOPES),
+        installation_store=store, state_store=state_store(core),
         state_expiration_seconds=STATE_EXPIRATION_SECONDS, token_rotation_expiration_minutes=ROTATION_MINUTES)
+    # Bolt's default authorize refreshes tokens through a client of its own on slack.com; give it
+    # the app's client so rotation goes to SLACK_API_URL like every other call.
+    oauth.authorize = AsyncInstallationStoreAuthorize(
+        logger=log, client_id=settings.slack_client_id, client_secret=secret,
+        token_rotation_expiration_minutes=ROTATION_MINUTES, installation_store=store, client=client)
+    return oauth
 
 
 class WorkspaceTokens:

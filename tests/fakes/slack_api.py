@@ -1,11 +1,16 @@
 """A fake Slack Web API on 127.0.0.1: records every call, answers scripted faults, serves response_urls.
 
 The real slack_sdk client talks to it through base_url (SLACK_API_URL); nothing is patched.
+With workspaces added (``add_workspace``) it also plays Slack's OAuth side: ``oauth.v2.access``
+exchanges an install code for a bot token of that team (and refreshes rotating tokens), and
+every other call must carry a live token; a post goes through only to a channel of the
+token's own team, so a message sent with the wrong workspace's token fails as on Slack.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections import defaultdict, deque
@@ -21,6 +26,20 @@ class ApiCall:
     body: dict[str, Any]
     headers: dict[str, str]
     at: float
+
+    @property
+    def token(self) -> str | None:
+        """Return the token the call was made with (Authorization: Bearer, or a token argument)."""
+        auth = self.headers.get("Authorization", "")
+        return auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else self.body.get("token")
+
+
+@dataclass
+class FakeWorkspace:
+    team_id: str
+    name: str
+    channels: set[str]
+    code: str  # the install code Slack hands back to /slack/oauth_redirect after "Allow"
 
 
 @dataclass
@@ -41,11 +60,74 @@ class FakeSlackApi:
     uploads: list[bytes] = field(default_factory=list)
     _ts: int = 0
     base_url: str = ""
+    workspaces: dict[str, FakeWorkspace] = field(default_factory=dict)
+    client_id: str = "1111.2222"
+    client_secret: str = "fake-client-secret"
+    tokens: dict[str, str] = field(default_factory=dict)  # live bot token -> team id
+    refresh_tokens: dict[str, str] = field(default_factory=dict)  # live refresh token -> team id
+    # token rotation on (the app setting): installs hand out a token expiring this soon, plus a refresh token
+    rotation_expires_in: int | None = None
+    _issued: int = 0
     _runner: web.AppRunner | None = None
 
     def fail_next(self, method: str, *answers: Scripted) -> None:
         """Queue answers for the next calls of ``method`` (e.g. a 429, then a 500)."""
         self.script[method].extend(answers)
+
+    def add_workspace(self, team_id: str, *, name: str, channels: tuple[str, ...] = ()) -> FakeWorkspace:
+        """Create a workspace that can install the app (its code is ``code-<team>``)."""
+        ws = FakeWorkspace(team_id=team_id, name=name, channels=set(channels), code=f"code-{team_id}")
+        self.workspaces[team_id] = ws
+        return ws
+
+    def revoke(self, team_id: str) -> None:
+        """Invalidate every token of a team, as Slack does when the app is uninstalled."""
+        self.tokens = {t: team for t, team in self.tokens.items() if team != team_id}
+        self.refresh_tokens = {t: team for t, team in self.refresh_tokens.items() if team != team_id}
+
+    def _issue(self, team_id: str, *, expires_in: int | None) -> dict[str, Any]:
+        self._issued += 1
+        token = f"xoxb-{team_id}-{self._issued}"
+        self.tokens[token] = team_id
+        answer: dict[str, Any] = {"access_token": token, "token_type": "bot"}
+        if expires_in is not None:
+            refresh = f"xoxe-1-{team_id}-{self._issued}"
+            self.refresh_tokens[refresh] = team_id
+            answer |= {"refresh_token": refresh, "expires_in": expires_in}
+        return answer
+
+    def _oauth(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        auth = request.headers.get("Authorization", "")
+        creds = base64.b64decode(auth.removeprefix("Basic ")).decode() if auth.startswith("Basic ") else \
+            f"{body.get('client_id')}:{body.get('client_secret')}"
+        if creds != f"{self.client_id}:{self.client_secret}":
+            return {"ok": False, "error": "invalid_client_id"}
+        if body.get("grant_type") == "refresh_token":
+            team_id = self.refresh_tokens.get(body.get("refresh_token", ""))
+            if team_id is None:
+                return {"ok": False, "error": "invalid_refresh_token"}
+            # a refreshed token lives 12 hours (Slack's figure)
+            return {"ok": True, **self._issue(team_id, expires_in=43200), "team": {"id": team_id}}
+        ws = next((w for w in self.workspaces.values() if w.code == body.get("code")), None)
+        if ws is None:
+            return {"ok": False, "error": "invalid_code"}
+        return {"ok": True, **self._issue(ws.team_id, expires_in=self.rotation_expires_in),
+                "scope": "commands,chat:write,chat:write.public,im:write,files:write", "bot_user_id": f"U0BOT{ws.team_id}",
+                "app_id": "A0APP", "team": {"id": ws.team_id, "name": ws.name}, "enterprise": None,
+                "is_enterprise_install": False, "authed_user": {"id": f"U0INSTALLER{ws.team_id}"}}
+
+    def _refuse(self, call: ApiCall) -> dict[str, Any] | None:
+        """Answer as Slack would a call whose token is dead or from another workspace, else None."""
+        if not self.workspaces:
+            return None  # single-token tests: any token is fine
+        team_id = self.tokens.get(call.token or "")
+        if team_id is None:
+            return {"ok": False, "error": "invalid_auth"}
+        channel = str(call.body.get("channel") or "")
+        if call.method in ("chat.postMessage", "chat.update") and channel.startswith("C") \
+                and channel not in self.workspaces[team_id].channels:
+            return {"ok": False, "error": "channel_not_found"}
+        return None
 
     def of(self, method: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method]
@@ -77,7 +159,12 @@ class FakeSlackApi:
         method = request.match_info["method"]
         # slack_sdk sends some arguments as query parameters (params=) and the rest in the body
         body = {**dict(request.query), **await self._body(request)}
-        self.calls.append(ApiCall(method, body, dict(request.headers), time.monotonic()))
+        call = ApiCall(method, body, dict(request.headers), time.monotonic())
+        self.calls.append(call)
+        if method == "oauth.v2.access":
+            return web.json_response(self._oauth(request, body))
+        if (refusal := self._refuse(call)) is not None:
+            return web.json_response(refusal)
         if self.script[method]:
             answer = self.script[method].popleft()
             if answer.delay:
@@ -86,12 +173,16 @@ class FakeSlackApi:
                 headers = {"Retry-After": str(answer.retry_after)} if answer.retry_after is not None else {}
                 return web.json_response({"ok": False, "error": answer.error or "internal_error"},
                                          status=answer.status, headers=headers)
-        return web.json_response(self._answer(method, body))
+        return web.json_response(self._answer(method, body, token=call.token))
 
-    def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _answer(self, method: str, body: dict[str, Any], *, token: str | None = None) -> dict[str, Any]:
         self._ts += 1
         ts = f"1700000000.{self._ts:06d}"
         match method:
+            case "auth.test" if self.workspaces:
+                team_id = self.tokens[str(token)]
+                return {"ok": True, "user_id": f"U0BOT{team_id}", "bot_id": f"B0BOT{team_id}", "team_id": team_id,
+                        "team": self.workspaces[team_id].name, "url": f"https://{team_id.lower()}.slack.com/"}
             case "auth.test":
                 return {"ok": True, "user_id": "U0BOT", "bot_id": "B0BOT", "team_id": "T0TEAM", "team": "Test",
                         "url": "https://test.slack.com/"}

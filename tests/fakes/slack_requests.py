@@ -16,16 +16,19 @@ def sign(secret: str, body: str, *, timestamp: int | None = None) -> dict[str, s
 
 
 def slash_command(command: str, text: str, *, user: str, response_url: str, channel: str = "C0TEST",
-                  trigger_id: str = "T-1") -> tuple[str, str]:
-    body = urlencode({"command": command, "text": text, "user_id": user, "user_name": user, "team_id": "T0TEAM",
+                  trigger_id: str = "T-1", team: str = "T0TEAM") -> tuple[str, str]:
+    body = urlencode({"command": command, "text": text, "user_id": user, "user_name": user, "team_id": team,
                       "channel_id": channel, "response_url": response_url, "trigger_id": trigger_id,
                       "api_app_id": "A0APP", "token": "legacy"})
     return body, "application/x-www-form-urlencoded"
 
 
 def block_action(action_id: str, value: str, *, user: str, response_url: str, channel: str = "C0TEST",
-                 message_ts: str = "1700000000.000001") -> tuple[str, str]:
-    payload = {"type": "block_actions", "user": {"id": user}, "team": {"id": "T0TEAM"}, "api_app_id": "A0APP",
+                 message_ts: str = "1700000000.000001", team: str = "T0TEAM",
+                 user_team: str | None = None) -> tuple[str, str]:
+    """A button press; ``user_team`` differs from ``team`` for a Slack Connect user of another workspace."""
+    payload = {"type": "block_actions", "user": {"id": user, "team_id": user_team or team}, "team": {"id": team},
+               "api_app_id": "A0APP",
                "trigger_id": "T-2", "response_url": response_url, "channel": {"id": channel},
                "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
                "message": {"ts": message_ts, "text": "x"},
@@ -42,7 +45,9 @@ def view_submission(callback_id: str, values: dict, *, user: str, private_metada
     return urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
 
 
-def event(event_payload: dict, *, event_id: str) -> tuple[str, str]:
-    body = {"type": "event_callback", "team_id": "T0TEAM", "api_app_id": "A0APP", "event": event_payload,
-            "event_id": event_id, "event_time": int(time.time())}
+def event(event_payload: dict, *, event_id: str, team: str = "T0TEAM") -> tuple[str, str]:
+    body = {"type": "event_callback", "team_id": team, "api_app_id": "A0APP", "event": event_payload,
+            "event_id": event_id, "event_time": int(time.time()),
+            "authorizations": [{"team_id": team, "user_id": f"U0BOT{team}", "is_bot": True,
+                                "is_enterprise_install": False, "enterprise_id": None}]}
     return json.dumps(body), "application/json"
