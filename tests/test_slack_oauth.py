@@ -27,7 +27,12 @@ from bot.services.outbox import enqueue, enqueue_direct
 from bot.settings import Settings
 from bot.store.models import Measurement, Route, Target, User
 from bot.store.outbox import OutboxItem, OutboxStatus
-from bot.store.workspaces import installed_workspaces, slack_bots, slack_installations, slack_oauth_states
+from bot.store.workspaces import (
+    installed_workspaces,
+    slack_bots,
+    slack_installations,
+    slack_oauth_states,
+)
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_oauth import install, open_install, redirect
 from tests.fakes.slack_requests import block_action, event, sign, slash_command
