@@ -114,3 +114,56 @@ def test_config_check_gaps_print_notes_but_pass(tmp_path, capsys):
         f"note: {gappy}: users: no admin user: nobody can change settings from chat",
         f"{gappy}: OK (1 partners, 0 sites, 0 targets, 1 users)",
     ]
+
+
+WORKSPACES_YAML = (
+    "client: {name: Contoso, routes: {digests: {slack: [T0CONTOSO/C0DIGEST]}}}\n"
+    "partners:\n"
+    "  - slug: initech\n"
+    "    name: Initech\n"
+    "    timezone: Europe/Dublin\n"
+    "    channels: [chat]\n"
+    "    routes: {alerts: {slack: [T0INITECH/C0ALERTS, T0CONTOSO/C0SHARED]}, escalations: {slack: [C0BARE]}}\n"
+    "users:\n"
+    "  - {id: lead, name: Lena, role: admin, identities: {slack: T0CONTOSO/U0LEAD}}\n"
+    "  - {id: ian, name: Ian, role: partner, partner: initech, identities: {slack: T0INITECH/U0LEAD}}\n")
+
+
+async def test_config_check_warns_about_routes_in_workspaces_not_installed(cli_db, db, tmp_path, capsys, monkeypatch):
+    from bot.store.workspaces import slack_bots
+
+    async with db.transaction() as s:  # Contoso installed through OAuth, Initech not yet
+        await s.execute(slack_bots.insert().values(client_id="1.2", app_id="A0APP", team_id="T0CONTOSO",
+                                                   bot_token="xoxb-contoso", is_enterprise_install=False))
+    path = tmp_path / "liaison.yaml"
+    path.write_text(WORKSPACES_YAML, encoding="utf-8")
+    for name, value in (("SLACK_CLIENT_ID", "1.2"), ("SLACK_CLIENT_SECRET", "s"), ("SLACK_STATE_SECRET", "t")):
+        monkeypatch.setenv(name, value)
+    assert await main_async(["config", "check", str(path)]) == 0
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        f"warning: {path}: partners[0].routes.alerts.slack[0]: workspace T0INITECH is not installed: "
+        "open /slack/install in it, or messages to it become undelivered",
+        f"warning: {path}: partners[0].routes.escalations.slack[0]: 'C0BARE' names no workspace; with OAuth write "
+        "it as T0123ABCD/C0BARE (the team id of the workspace it is in)",
+        f"warning: {path}: users[1].identities.slack: workspace T0INITECH is not installed: "
+        "open /slack/install in it, or messages to it become undelivered",
+    ]
+
+
+def test_config_check_single_workspace_file_reads_no_database(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LIAISON_DATABASE_URL", f"sqlite:///{tmp_path / 'absent' / 'x.db'}")
+    assert main(["config", "check", str(EXAMPLE)]) == 0
+    assert "warning:" not in capsys.readouterr().out
+
+
+async def main_async(argv: list[str]) -> int:
+    """Run the CLI from inside a test's event loop (main() would start a second one)."""
+    import argparse
+    import inspect
+
+    from adapters.cli import build_parser
+
+    args: argparse.Namespace = build_parser().parse_args(argv)
+    result = args.func(args)
+    return await result if inspect.isawaitable(result) else result

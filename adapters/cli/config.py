@@ -7,7 +7,7 @@ import sys
 
 from sqlalchemy.exc import DBAPIError
 
-from bot.config.loader import ConfigError, advisories, load_config
+from bot.config.loader import ConfigError, advisories, load_config, slack_addresses, workspace_advisories
 from bot.config.schema import LiaisonConfig
 from bot.services.config_apply import apply_config
 from bot.settings import Settings
@@ -32,13 +32,35 @@ def _print_notes(source: str, config: LiaisonConfig) -> None:
         print(f"note: {source}: {note.path}: {note.message}")
 
 
-def _check(args: argparse.Namespace) -> int:
+async def _print_workspace_notes(source: str, config: LiaisonConfig) -> None:
+    """Warn about Slack routes and identities whose workspace is not installed (read from the database)."""
+    settings = Settings()
+    if not settings.slack_oauth and not any("/" in value for _, value in slack_addresses(config)):
+        return  # a single-workspace file: nothing to look up
+    from bot.store.workspaces import installed_workspaces
+
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            installed = await installed_workspaces(session)
+    except DBAPIError as exc:
+        print(f"note: {source}: could not read the installed Slack workspaces ({exc.orig or exc}); "
+              "run `liaison db upgrade` and check LIAISON_DATABASE_URL")
+        return
+    finally:
+        await db.dispose()
+    for note in workspace_advisories(config, installed=installed, multi_workspace=settings.slack_oauth):
+        print(f"warning: {source}: {note.path}: {note.message}")
+
+
+async def _check(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.file)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return 1
     _print_notes(args.file, config)
+    await _print_workspace_notes(args.file, config)
     targets = sum(len(p.targets) for p in config.partners)
     print(f"{args.file}: OK ({len(config.partners)} partners, "
           f"{sum(len(p.sites) for p in config.partners)} sites, {targets} targets, {len(config.users)} users)")

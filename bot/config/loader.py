@@ -246,7 +246,7 @@ def advisories(config: LiaisonConfig) -> list[ConfigIssue]:
     return notes
 
 
-def _slack_addresses(config: LiaisonConfig) -> list[tuple[str, str]]:
+def slack_addresses(config: LiaisonConfig) -> list[tuple[str, str]]:
     """List (path, value) of every Slack route, escalation channel and identity in the file."""
     found: list[tuple[str, str]] = []
     scopes = [("client.routes", config.client.routes)]
@@ -267,7 +267,7 @@ def _slack_addresses(config: LiaisonConfig) -> list[tuple[str, str]]:
 def workspace_advisories(config: LiaisonConfig, *, installed: set[str], multi_workspace: bool) -> list[ConfigIssue]:
     """Warn about Slack addresses whose workspace is not installed, or (with OAuth) name none."""
     notes: list[ConfigIssue] = []
-    for at, value in _slack_addresses(config):
+    for at, value in slack_addresses(config):
         workspace, sep, _ = value.partition("/")
         if sep and workspace not in installed:
             notes.append(ConfigIssue(at, f"workspace {workspace} is not installed: open /slack/install in it, "
