@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         """Tell whether Slack runs as a distributed app (OAuth installs) rather than with one bot token."""
         return bool(self.slack_client_id and self.slack_client_secret and self.slack_state_secret)
 
+    def slack_oauth_missing(self) -> list[str]:
+        """Name the OAuth variables still unset when some but not all of them are given."""
+        given = {"SLACK_CLIENT_ID": bool(self.slack_client_id), "SLACK_CLIENT_SECRET": self.slack_client_secret is not None,
+                 "SLACK_STATE_SECRET": self.slack_state_secret is not None}
+        return [name for name, ok in given.items() if not ok] if any(given.values()) else []
+
     @property
     def slack_configured(self) -> bool:
         """Tell whether Slack can be served at all: a signing secret plus OAuth or a bot token."""

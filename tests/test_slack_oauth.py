@@ -401,3 +401,70 @@ async def test_oauth_outbox_rotates_an_expiring_token_before_sending(app, slack,
     async with db.session() as s:
         stored = (await s.execute(select(slack_installations.c.bot_token))).scalars().all()
     assert stored == [rotated]  # installation and bot rows agree, so Bolt's authorize sees it too
+
+
+# --- what the app declares and stores ------------------------------------------------------------------
+
+def test_oauth_tables_match_slack_sdks_own_definitions_column_for_column():
+    from sqlalchemy import MetaData
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+    theirs = MetaData()
+    pairs = [(SQLAlchemyInstallationStore.build_installations_table(theirs, "slack_installations"), slack_installations),
+             (SQLAlchemyInstallationStore.build_bots_table(theirs, "slack_bots"), slack_bots),
+             (SQLAlchemyOAuthStateStore.build_oauth_states_table(theirs, "slack_oauth_states"), slack_oauth_states)]
+
+    def shape(table):  # noqa: ANN001, ANN202
+        return ([(c.name, repr(c.type), c.nullable, c.primary_key) for c in table.columns],
+                sorted((i.name, tuple(c.name for c in i.columns)) for i in table.indexes))
+
+    for sdk_table, ours in pairs:
+        assert shape(ours) == shape(sdk_table), ours.name
+
+
+def test_oauth_scopes_are_the_manifests_bot_scopes():
+    from pathlib import Path
+
+    import yaml
+
+    from adapters.slack.oauth import BOT_SCOPES
+
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yaml").read_text())
+    assert list(BOT_SCOPES) == manifest["oauth_config"]["scopes"]["bot"]
+
+
+def test_manifest_with_oauth_adds_redirect_url_uninstall_events_and_rotation():
+    import yaml
+
+    from adapters.cli.manifest import slack_manifest
+
+    plain = yaml.safe_load(slack_manifest("https://liaison.example.org"))
+    assert "redirect_urls" not in plain["oauth_config"]
+    assert plain["settings"]["token_rotation_enabled"] is False
+    oauth = yaml.safe_load(slack_manifest("https://liaison.example.org/", oauth=True, token_rotation=True))
+    assert oauth["oauth_config"]["redirect_urls"] == ["https://liaison.example.org/slack/oauth_redirect"]
+    assert oauth["oauth_config"]["scopes"] == plain["oauth_config"]["scopes"]
+    assert oauth["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened", "app_uninstalled",
+                                                                      "tokens_revoked"]
+    assert oauth["settings"]["token_rotation_enabled"] is True
+    with pytest.raises(ValueError, match="needs --oauth"):
+        slack_manifest("https://liaison.example.org", token_rotation=True)
+
+
+def test_manifest_cli_oauth_prints_the_redirect_url(capsys):
+    from adapters.cli import main
+
+    assert main(["manifest", "slack", "--url", "https://liaison.example.org", "--oauth"]) == 0
+    assert "    - https://liaison.example.org/slack/oauth_redirect\n" in capsys.readouterr().out
+
+
+def test_oauth_half_configured_names_what_is_missing_and_keeps_the_single_token_app(db, clock, slack, caplog):
+    settings = Settings(_env_file=None, database_url=db.url, slack_signing_secret=SecretStr(SECRET),
+                        slack_bot_token=SecretStr("xoxb-single"), slack_client_id="1.2",
+                        slack_api_url=slack.base_url + "api/")
+    assert settings.slack_oauth_missing() == ["SLACK_CLIENT_SECRET", "SLACK_STATE_SECRET"]
+    app = create_app(Core(db=db, settings=settings, clock=clock))
+    routes = {r.resource.canonical for r in app.router.routes() if r.resource is not None}
+    assert "/slack/events" in routes and "/slack/install" not in routes
+    assert "set SLACK_CLIENT_SECRET and SLACK_STATE_SECRET too" in caplog.text

@@ -21,6 +21,9 @@ BOLT_KEY = web.AppKey("slack_bolt_app", object)
 def mount(app: web.Application, core: Core) -> None:
     """Add /slack/events (and the OAuth pages) when Slack is configured."""
     settings = core.settings
+    if missing := settings.slack_oauth_missing():
+        log.error("Slack OAuth is half configured: set %s too (or unset the others to use SLACK_BOT_TOKEN)",
+                  " and ".join(missing))
     if not settings.slack_configured:
         log.info("Slack is not configured (SLACK_SIGNING_SECRET with SLACK_BOT_TOKEN or OAuth); "
                  "/slack/events not mounted")
