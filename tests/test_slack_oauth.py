@@ -406,9 +406,9 @@ async def test_oauth_outbox_rotates_an_expiring_token_before_sending(app, slack,
 # --- what the app declares and stores ------------------------------------------------------------------
 
 def test_oauth_tables_match_slack_sdks_own_definitions_column_for_column():
-    from sqlalchemy import MetaData
     from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
     from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+    from sqlalchemy import MetaData
 
     theirs = MetaData()
     pairs = [(SQLAlchemyInstallationStore.build_installations_table(theirs, "slack_installations"), slack_installations),

@@ -7,7 +7,13 @@ import sys
 
 from sqlalchemy.exc import DBAPIError
 
-from bot.config.loader import ConfigError, advisories, load_config, slack_addresses, workspace_advisories
+from bot.config.loader import (
+    ConfigError,
+    advisories,
+    load_config,
+    slack_addresses,
+    workspace_advisories,
+)
 from bot.config.schema import LiaisonConfig
 from bot.services.config_apply import apply_config
 from bot.settings import Settings
