@@ -98,15 +98,6 @@ async def post(server, body: str, ctype: str, *, headers: dict | None = None):  
         return resp.status, await resp.text()
 
 
-def token_of(slack: FakeSlackApi, team: str) -> set[str]:
-    """Every token the fake ever issued to ``team`` (live or not)."""
-    return {c for c in _issued(slack) if c.startswith(f"xoxb-{team}-")}
-
-
-def _issued(slack: FakeSlackApi) -> set[str]:
-    return {f"xoxb-{t}-{n}" for n in range(1, slack._issued + 1) for t in slack.workspaces}
-
-
 async def install_both(app, slack) -> None:  # noqa: ANN001
     for team in (ACME, GLOBEX):
         status, page = await install(app, slack.workspaces[team].code)
