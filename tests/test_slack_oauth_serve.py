@@ -46,10 +46,14 @@ class Replica:
         self.proc = subprocess.Popen([str(Path(sys.executable).parent / "liaison"), "serve", "--port", str(self.port)],
                                      env=env, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
 
+    def output(self) -> str:
+        """Return the end of the process's log."""
+        return Path(self._out.name).read_text(encoding="utf-8")[-2000:]
+
     async def ready(self, http: aiohttp.ClientSession) -> None:
         deadline = time.monotonic() + 60
         while True:
-            assert self.proc.poll() is None, f"liaison serve exited: {Path(self._out.name).read_text()[-2000:]}"
+            assert self.proc.poll() is None, f"liaison serve exited: {self.output()}"
             try:
                 async with http.get(f"{self.url}/healthz") as resp:
                     if resp.status == 200:
