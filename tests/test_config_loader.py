@@ -226,3 +226,37 @@ def test_quiet_and_business_hours_contains_wraps_midnight():
     assert policy.business_hours.contains(datetime(2026, 11, 20, 8, 0))  # Friday
     assert not policy.business_hours.contains(datetime(2026, 11, 20, 18, 0))
     assert not policy.business_hours.contains(datetime(2026, 11, 21, 12, 0))  # Saturday
+
+
+def test_parse_config_slack_addresses_may_name_their_workspace(make_yaml):
+    def mutate(d):
+        d["partners"][0]["routes"]["alerts"]["slack"] = ["T0ACME/C0ACMEALERT"]
+        d["users"][0]["identities"]["slack"] = "T0ACME/U0ADMIN"
+
+    config = parse_config(make_yaml(mutate))
+    assert config.partners[0].routes.alerts.slack == ["T0ACME/C0ACMEALERT"]
+    assert config.users[0].identities.slack == "T0ACME/U0ADMIN"
+
+    def bad(d):
+        d["partners"][0]["routes"]["alerts"]["slack"] = ["acme/C0ACMEALERT"]
+        d["users"][0]["identities"]["slack"] = "T0ACME/#admin"
+
+    issues = _issues(make_yaml(bad))
+    assert "or T0123ABCD/C0123ABCD with its workspace" in issues["partners[0].routes.alerts.slack[0]"]
+    assert "or T0123ABCD/U0123ABCD with its workspace" in issues["users[0].identities.slack"]
+
+
+def test_workspace_advisories_name_each_address_of_a_workspace_not_installed():
+    from bot.config.loader import workspace_advisories
+
+    def cfg(alerts: list[str], ident: str):  # noqa: ANN202
+        return parse_config(yaml.safe_dump({
+            "client": {"name": "C", "routes": {"alerts": {"slack": alerts}}},
+            "users": [{"id": "a", "name": "A", "role": "admin", "identities": {"slack": ident}}]}))
+
+    config = cfg(["T0A/C0X", "T0B/C0Y", "C0BARE"], "T0B/U0A")
+    single = workspace_advisories(config, installed={"T0A"}, multi_workspace=False)
+    assert [n.path for n in single] == ["client.routes.alerts.slack[1]", "users[0].identities.slack"]
+    multi = workspace_advisories(config, installed={"T0A", "T0B"}, multi_workspace=True)
+    assert [n.path for n in multi] == ["client.routes.alerts.slack[2]"]
+    assert workspace_advisories(cfg(["T0A/C0X"], "T0A/U0A"), installed={"T0A"}, multi_workspace=True) == []

@@ -255,6 +255,19 @@ async def test_oauth_slack_connect_user_of_other_workspace_acts_as_their_own_ide
     assert any("Not allowed" in r.get("text", "") for r in slack.responses)
 
 
+async def test_oauth_shared_channel_route_is_posted_through_the_workspace_it_names(app, slack, db):
+    await install_both(app, slack)
+    core = app.core
+    async with db.transaction() as s:
+        for team in (GLOBEX, ACME):
+            await enqueue(s, platform="slack", destination=f"{team}/C0SHARED", message=Message(title=f"via {team}"),
+                          key=f"shared-{team}", now=core.clock.now())
+    report = await deliver_due(core, {"slack": gateway_from_core(core)})
+    assert report.sent == 2
+    posts = sorted((c.body["text"], c.token) for c in slack.of("chat.postMessage"))
+    assert posts == [(f"via {ACME}", live_token(slack, ACME)), (f"via {GLOBEX}", live_token(slack, GLOBEX))]
+
+
 # --- outbox: each message with its workspace's token --------------------------------------------------
 
 async def test_oauth_alerts_for_each_partner_are_delivered_with_their_workspaces_token(app, slack, db):
