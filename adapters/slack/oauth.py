@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from datetime import datetime, timedelta
 
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -31,6 +32,9 @@ BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "im:write", "files:
 STATE_EXPIRATION_SECONDS = 600
 # Rotate a bot token when it expires within this many minutes (Bolt's default).
 ROTATION_MINUTES = 120
+# The outbox reuses a workspace's token this long before reading it again (a burst of alerts costs
+# one lookup per workspace, not one per call); far inside the rotation window, so never stale.
+TOKEN_CACHE_SECONDS = 30
 
 
 class SignedStateStore(AsyncOAuthStateStore):
@@ -107,6 +111,8 @@ class WorkspaceTokens:
     def __init__(self, core: Core, *, client: AsyncWebClient) -> None:
         settings = core.settings
         assert settings.slack_client_secret is not None
+        self.clock = core.clock
+        self._cache: dict[str, tuple[str, datetime]] = {}
         self.store = installation_store(core)
         self.rotator = AsyncTokenRotator(client_id=settings.slack_client_id,
                                          client_secret=settings.slack_client_secret.get_secret_value(),
@@ -114,13 +120,20 @@ class WorkspaceTokens:
 
     async def token(self, workspace: str) -> str | None:
         """Return the bot token installed in ``workspace`` (a team id), or None when not installed."""
+        now = self.clock.now()
+        cached = self._cache.get(workspace)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        self._cache.pop(workspace, None)
         installation = await self.store.async_find_installation(enterprise_id=None, team_id=workspace)
         if installation is None or installation.bot_token is None:
             return None
+        token = installation.bot_token
         if installation.bot_refresh_token:
             refreshed = await self.rotator.perform_token_rotation(installation=installation,
                                                                   minutes_before_expiration=ROTATION_MINUTES)
             if refreshed is not None:
                 await self.store.async_save(refreshed)
-                return refreshed.bot_token
-        return installation.bot_token
+                token = refreshed.bot_token
+        self._cache[workspace] = (token, now + timedelta(seconds=TOKEN_CACHE_SECONDS))
+        return token
