@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, and_, case, func, literal, or_, select, union_all
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.metrics import CATALOGUE, Aggregation
@@ -94,3 +94,160 @@ async def _last_parts(session: AsyncSession, key: tuple, keys: list, where: list
         select(func.sum(Measurement.num), func.count()).where(*where, *conds, Measurement.period_start == latest)
     )).one()
     return Parts(key[1], float(row[0] or 0), 1.0, None, int(row[1]))
+
+
+# --- many windows in one statement -------------------------------------------------------------
+
+Span = tuple[datetime, datetime]  # a window's [start, end) in UTC
+
+
+def _bucket(period_start, spans: list[Span], lo: int, hi: int):  # noqa: ANN001, ANN202
+    """Return a balanced CASE tree naming the index of the span holding ``period_start`` (NULL in a gap)."""
+    if hi - lo == 1:
+        return case((period_start < spans[lo][1], lo), else_=None)
+    mid = (lo + hi) // 2
+    return case((period_start < spans[mid][0], _bucket(period_start, spans, lo, mid)),
+                else_=_bucket(period_start, spans, mid, hi))
+
+
+@dataclass(slots=True)
+class _Detail:
+    num: float
+    den: float
+    aux: float | None
+    rows: int
+    latest: datetime | None = None  # newest period (LAST metrics)
+    latest_num: float = 0.0  # its num
+    latest_rows: int = 0  # rows at that period
+
+
+class WindowSums:
+    """Summed parts per partner, window and (metric, site, channel), read with :meth:`parts` in any scope."""
+
+    def __init__(self) -> None:
+        self._cells: dict[tuple[int, Span], dict[tuple[str, int | None, str], _Detail]] = {}
+
+    def _add(self, partner_id: int, span: Span, key: tuple[str, int | None, str], detail: _Detail) -> None:
+        self._cells.setdefault((partner_id, span), {})[key] = detail
+
+    def _latest(self, partner_id: int, span: Span, key: tuple[str, int | None, str], latest: datetime,
+                num: float, rows: int) -> None:
+        cell = self._cells[(partner_id, span)][key]
+        cell.latest, cell.latest_num, cell.latest_rows = latest, num, rows
+
+    def parts(self, partner_id: int, metric: str, span: Span, *, site_id: int | None = None,
+              channel: str | None = None) -> Parts | None:
+        """Return the parts of ``metric`` in ``span`` for the scope, as :func:`sum_parts` would."""
+        cell = self._cells.get((partner_id, span))
+        if not cell:
+            return None
+        found = [d for (m, s, ch), d in cell.items() if m == metric and (site_id is None or s == site_id)
+                 and (channel is None or ch == channel)]
+        return _fold(metric, found)
+
+    def grouped(self, partner_id: int, metric: str, span: Span, *, by: str, site_id: int | None = None,
+                channel: str | None = None) -> dict[object, Parts]:
+        """Return the parts per channel or per site (``by``) within the scope."""
+        cell = self._cells.get((partner_id, span)) or {}
+        groups: dict[object, list[_Detail]] = {}
+        for (m, s, ch), d in cell.items():
+            if m == metric and (site_id is None or s == site_id) and (channel is None or ch == channel):
+                groups.setdefault(ch if by == "channel" else s, []).append(d)
+        return {k: p for k, ds in groups.items() if (p := _fold(metric, ds)) is not None}
+
+
+def _fold(metric: str, found: list[_Detail]) -> Parts | None:
+    if not found:
+        return None
+    if CATALOGUE[metric].aggregation is Aggregation.LAST:
+        # A stock is read at the newest period of the scope, summed over the groups that have it.
+        latest = max(d.latest for d in found if d.latest is not None)
+        at = [d for d in found if d.latest == latest]
+        return Parts(metric, float(sum(d.latest_num for d in at)), 1.0, None, sum(d.latest_rows for d in at))
+    aux = [d.aux for d in found if d.aux is not None]
+    return Parts(metric, float(sum(d.num for d in found)), float(sum(d.den for d in found)),
+                 float(sum(aux)) if aux else None, sum(d.rows for d in found))
+
+
+def _layers(wanted: Iterable[tuple[int, Span]]) -> list[dict[int, list[Span]]]:
+    """Split the wanted spans into layers in which each partner's spans never overlap."""
+    layers: list[dict[int, list[Span]]] = []
+    for partner_id, span in sorted(set(wanted)):
+        for layer in layers:
+            spans = layer.setdefault(partner_id, [])
+            if not spans or spans[-1][1] <= span[0]:
+                spans.append(span)
+                break
+        else:
+            layers.append({partner_id: [span]})
+    return [{p: s for p, s in layer.items() if s} for layer in layers]
+
+
+async def sum_windows(
+    session: AsyncSession,
+    *,
+    wanted: Iterable[tuple[int, Span]],
+    metrics: Iterable[str],
+    site_id: int | None = None,
+    channel: str | None = None,
+    by_site: bool = True,
+) -> WindowSums:
+    """Sum parts for every (partner_id, span) in ``wanted`` in one statement (two with stocks).
+
+    The database buckets each period into its window with a balanced CASE over the window
+    edges and groups by (partner, window, metric[, site], channel); scopes are folded from
+    those groups by :class:`WindowSums`. ``by_site=False`` folds sites together in SQL.
+    """
+    metric_list = sorted({CATALOGUE[m].key for m in metrics})
+    out = WindowSums()
+    layers = _layers(wanted)
+    if not metric_list or not layers:
+        return out
+    m = Measurement.__table__.c
+    selects, last_selects, spans_of = [], [], []
+    for index, layer in enumerate(layers):
+        by_spans: dict[tuple[Span, ...], list[int]] = {}
+        for partner_id, spans in layer.items():
+            by_spans.setdefault(tuple(spans), []).append(partner_id)
+        groups = list(by_spans.items())
+        spans_of.append([list(spans) for spans, _ in groups])
+        if len(groups) == 1:
+            bucket = _bucket(m.period_start, list(groups[0][0]), 0, len(groups[0][0]))
+            group_no = literal(0)
+        else:
+            bucket = case(*((m.partner_id.in_(ids), _bucket(m.period_start, list(spans), 0, len(spans)))
+                            for spans, ids in groups))
+            group_no = case(*((m.partner_id.in_(ids), g) for g, (_spans, ids) in enumerate(groups)))
+        where = [m.metric.in_(metric_list), or_(*(
+            and_(m.partner_id.in_(ids), m.period_start >= spans[0][0], m.period_start < spans[-1][1])
+            for spans, ids in groups))]
+        if site_id is not None:
+            where.append(m.site_id == site_id)
+        if channel is not None:
+            where.append(m.channel == channel)
+        site = m.site_id if by_site else literal(None, type_=Integer)
+        detail = select(literal(index).label("layer"), group_no.label("g"), bucket.label("b"),
+                        m.partner_id, m.metric, site.label("site_id"), m.channel, m.period_start, m.num, m.den,
+                        m.aux).where(*where).subquery()
+        keys = [detail.c.layer, detail.c.g, detail.c.b, detail.c.partner_id, detail.c.metric, detail.c.site_id,
+                detail.c.channel]
+        selects.append(select(*keys, func.sum(detail.c.num), func.sum(detail.c.den), func.sum(detail.c.aux),
+                              func.count()).where(detail.c.b.is_not(None)).group_by(*keys))
+        lasts = [k for k in metric_list if CATALOGUE[k].aggregation is Aggregation.LAST]
+        if lasts:
+            ranked = select(*keys, detail.c.period_start, detail.c.num, func.rank().over(
+                partition_by=keys, order_by=detail.c.period_start.desc()).label("rn")).where(
+                detail.c.b.is_not(None), detail.c.metric.in_(lasts)).subquery()
+            last_selects.append(select(*(ranked.c[k.name] for k in keys), ranked.c.period_start,
+                                       func.sum(ranked.c.num), func.count()).where(ranked.c.rn == 1)
+                                .group_by(*(ranked.c[k.name] for k in keys), ranked.c.period_start))
+    stmt = selects[0] if len(selects) == 1 else union_all(*selects)
+    for layer, g, b, partner_id, metric, site, ch, num, den, aux, count in (await session.execute(stmt)).all():
+        span = spans_of[layer][g][b]
+        out._add(partner_id, span, (metric, site, ch),
+                 _Detail(float(num or 0), float(den or 0), None if aux is None else float(aux), int(count)))
+    if last_selects:
+        stmt = last_selects[0] if len(last_selects) == 1 else union_all(*last_selects)
+        for layer, g, b, partner_id, metric, site, ch, latest, num, count in (await session.execute(stmt)).all():
+            out._latest(partner_id, spans_of[layer][g][b], (metric, site, ch), latest, float(num or 0), int(count))
+    return out
