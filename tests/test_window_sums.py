@@ -8,7 +8,7 @@ computed before; each new path must give the same parts for every window and sco
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -73,15 +73,20 @@ def _same(new: Parts | None, old: Parts | None) -> None:
 @pytest.mark.parametrize("by_site", [True, False])
 async def test_sum_windows_every_scope_equals_one_query_per_window(db, world, by_site):
     partners, sites = world
-    wanted = [(p.id, span(w)) for p in partners for w in _windows(p.timezone)]
+    wanted = [(p.id, w) for p in partners for w in _windows(p.timezone)]
     async with db.session() as s:
-        sums = await sum_windows(s, wanted=wanted, metrics=METRICS, by_site=by_site)
+        # hours read the periods, whole days the daily sums: both against the periods
+        hourly = await sum_windows(s, wanted=[(p, w) for p, w in wanted if w.granularity is Granularity.HOUR],
+                                   metrics=METRICS, by_site=by_site)
+        daily = await sum_windows(s, wanted=[(p, w) for p, w in wanted if w.granularity is not Granularity.HOUR],
+                                  metrics=METRICS, by_site=by_site)
         checked = 0
         for p in partners:
             scopes = [(None, None), (None, "voice"), (None, "email")]
             if by_site:
                 scopes += [(sites[p.id][0], None), (sites[p.id][1], "voice"), (sites[p.id][0], "email")]
             for w in _windows(p.timezone):
+                sums = hourly if w.granularity is Granularity.HOUR else daily
                 for metric in METRICS:
                     for site_id, channel in scopes:
                         old = await sum_parts(s, partner_ids=[p.id], metrics=[metric], start=w.start_utc,
@@ -104,9 +109,9 @@ async def test_sum_windows_filtered_scope_equals_one_query_per_window(db, world)
     site_id = sites[p.id][0]
     windows = _windows(p.timezone)
     async with db.session() as s:
-        sums = await sum_windows(s, wanted=[(p.id, span(w)) for w in windows], metrics=METRICS, site_id=site_id,
+        sums = await sum_windows(s, wanted=[(p.id, w) for w in windows], metrics=METRICS, site_id=site_id,
                                  channel="voice", by_site=False)
-        for w in windows:
+        for w in windows:  # hours and days in one call: all of them from the periods
             for metric in METRICS:
                 old = await sum_parts(s, partner_ids=[p.id], metrics=[metric], start=w.start_utc, end=w.end_utc,
                                       site_id=site_id, channel="voice")
@@ -140,7 +145,7 @@ async def test_query_kpis_portfolio_equals_per_window_answers(db, world, spec):
         lines = await query_kpis(s, partners=partners, metrics=list(METRICS), window_spec=spec, now=NOW)
         assert {(ln.partner.slug, ln.metric.key, ln.channel) for ln in lines} == {
             (p.slug, m, ch) for p in partners for m in METRICS
-            for ch in ((("email", "voice") if m == "service_level" else (None,)))}
+            for ch in (("email", "voice") if m == "service_level" else (None,))}
         for p in partners:
             old = await _old_query_kpis(s, p, list(METRICS), spec)
             for line in (ln for ln in lines if ln.partner.id == p.id):

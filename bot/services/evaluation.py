@@ -89,7 +89,7 @@ def _span(w: Window) -> Span:
 
 async def _series_sums(session: AsyncSession, wanted: list[tuple[Target, Window]]) -> WindowSums:
     """Sum each target's spark series (ending with its window) in one statement, by site and channel."""
-    pairs = [(t.partner_id, _span(sw)) for t, w in wanted for sw in w.series(SPARK_WINDOWS)]
+    pairs = [(t.partner_id, sw) for t, w in wanted for sw in w.series(SPARK_WINDOWS)]
     return await sum_windows(session, wanted=pairs, metrics={t.metric for t, _w in wanted})
 
 
@@ -278,7 +278,7 @@ async def _prebreach(session: AsyncSession, ctx: _Ctx, *, now: datetime, report:
 
 async def _bulk_parts(session: AsyncSession, target: Target, windows: list[Window]) -> dict[datetime, Parts]:
     """Sum a run of windows in one statement: the database buckets each period into its window."""
-    sums = await sum_windows(session, wanted=[(target.partner_id, _span(w)) for w in windows], metrics=[target.metric],
+    sums = await sum_windows(session, wanted=[(target.partner_id, w) for w in windows], metrics=[target.metric],
                              site_id=target.site_id, channel=target.channel, by_site=False)
     out = {}
     for w in windows:

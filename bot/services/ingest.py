@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core import Core
 from bot.ingest.rows import IngestRow, RawRecord, RowError, metric_parts
 from bot.ingest.validate import PartnerInfo, interval_end, validate
+from bot.store.measurement_days import refresh_days
 from bot.store.models import Measurement, Partner, Site
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,14 @@ def _measurements(rows: Sequence[IngestRow], infos: dict[str, PartnerInfo], *, s
                         "num": num, "den": den, "aux": aux, "source": source, "ingested_at": now})
             wheres.append(r.where)
     return out, wheres
+
+
+def _starts(items: list[dict]) -> dict[int, set[datetime]]:
+    """Return each partner's written period starts."""
+    starts: dict[int, set[datetime]] = {}
+    for m in items:
+        starts.setdefault(m["partner_id"], set()).add(m["period_start"])
+    return starts
 
 
 def _key(m: dict) -> tuple:
@@ -233,5 +242,6 @@ async def _write(core: Core, records: Sequence[RawRecord], report: IngestReport,
         report.earliest = min((m["period_start"] for m in write), default=None)
         if write and not dry_run:
             await _upsert(session, write, session.bind.dialect.name)
+            await refresh_days(session, _starts(write))
         if dry_run:
             raise _RolledBack

@@ -88,7 +88,7 @@ async def target_statuses(session: AsyncSession, partners: list[Partner], *, now
     for t in targets:
         running = window_containing(Granularity(t.window), now, ZoneInfo(by_id[t.partner_id].timezone))
         plans.append((t, running.previous(), running))
-    sums = await sum_windows(session, wanted=[(t.partner_id, span(w)) for t, c, r in plans for w in (c, r)],
+    sums = await sum_windows(session, wanted=[(t.partner_id, w) for t, c, r in plans for w in (c, r)],
                              metrics={t.metric for t in targets})
     for t, complete, running in plans:
         partner = by_id[t.partner_id]

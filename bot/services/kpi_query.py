@@ -159,7 +159,7 @@ async def query_kpis(
     targets_of: dict[int, list[Target]] = {}
     for t in every:
         targets_of.setdefault(t.partner_id, []).append(t)
-    sums = await sum_windows(session, wanted=[(p.id, span(w)) for p, _w, series in plans for w in series],
+    sums = await sum_windows(session, wanted=[(p.id, w) for p, _w, series in plans for w in series],
                              metrics=metric_keys, site_id=site_id, by_site=False)
     lines: list[KpiLine] = []
     for partner, window, series in plans:

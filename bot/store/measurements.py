@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
 from sqlalchemy import Integer, and_, case, func, literal, or_, select, union_all
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -183,27 +183,47 @@ def _layers(wanted: Iterable[tuple[int, Span]]) -> list[dict[int, list[Span]]]:
     return [{p: s for p, s in layer.items() if s} for layer in layers]
 
 
+def _daily(windows: Iterable[object]) -> bool:
+    """Tell whether every window runs from a local midnight to a local midnight (the daily sums hold it)."""
+    from bot.domain.windows import Granularity
+
+    midnight = time(0)
+    return all(w.granularity is not Granularity.HOUR and w.start.timetz().replace(tzinfo=None) == midnight
+               and w.end.timetz().replace(tzinfo=None) == midnight for w in windows)
+
+
 async def sum_windows(
     session: AsyncSession,
     *,
-    wanted: Iterable[tuple[int, Span]],
+    wanted: Iterable[tuple[int, object]],
     metrics: Iterable[str],
     site_id: int | None = None,
     channel: str | None = None,
     by_site: bool = True,
 ) -> WindowSums:
-    """Sum parts for every (partner_id, span) in ``wanted`` in one statement (two with stocks).
+    """Sum parts for every (partner_id, window) in ``wanted`` in one statement (two with stocks).
 
-    The database buckets each period into its window with a balanced CASE over the window
-    edges and groups by (partner, window, metric[, site], channel); scopes are folded from
-    those groups by :class:`WindowSums`. ``by_site=False`` folds sites together in SQL.
+    Windows are :class:`bot.domain.windows.Window` in the partner's own timezone; answers are
+    keyed by their UTC span. The database buckets each period (or, when every window is whole
+    local days, each daily sum from ``measurement_day``) into its window with a balanced CASE
+    over the window edges and groups by (partner, window, metric[, site], channel); scopes are
+    folded from those groups by :class:`WindowSums`. ``by_site=False`` folds sites in SQL.
     """
+    from bot.store.measurement_days import MeasurementDay
+
+    pairs = list(wanted)
     metric_list = sorted({CATALOGUE[m].key for m in metrics})
     out = WindowSums()
-    layers = _layers(wanted)
+    layers = _layers((pid, (w.start_utc, w.end_utc)) for pid, w in pairs)
     if not metric_list or not layers:
         return out
-    m = Measurement.__table__.c
+    if _daily(w for _pid, w in pairs):
+        t = MeasurementDay.__table__.c
+        start, latest, latest_num, count = t.day_start, t.latest_start, t.latest_num, func.sum
+    else:
+        t = Measurement.__table__.c
+        start, latest, latest_num, count = t.period_start, t.period_start, t.num, None
+    m = t
     selects, last_selects, spans_of = [], [], []
     for index, layer in enumerate(layers):
         by_spans: dict[tuple[Span, ...], list[int]] = {}
@@ -212,42 +232,44 @@ async def sum_windows(
         groups = list(by_spans.items())
         spans_of.append([list(spans) for spans, _ in groups])
         if len(groups) == 1:
-            bucket = _bucket(m.period_start, list(groups[0][0]), 0, len(groups[0][0]))
+            bucket = _bucket(start, list(groups[0][0]), 0, len(groups[0][0]))
             group_no = literal(0)
         else:
-            bucket = case(*((m.partner_id.in_(ids), _bucket(m.period_start, list(spans), 0, len(spans)))
+            bucket = case(*((m.partner_id.in_(ids), _bucket(start, list(spans), 0, len(spans)))
                             for spans, ids in groups))
             group_no = case(*((m.partner_id.in_(ids), g) for g, (_spans, ids) in enumerate(groups)))
         where = [m.metric.in_(metric_list), or_(*(
-            and_(m.partner_id.in_(ids), m.period_start >= spans[0][0], m.period_start < spans[-1][1])
-            for spans, ids in groups))]
+            and_(m.partner_id.in_(ids), start >= spans[0][0], start < spans[-1][1]) for spans, ids in groups))]
         if site_id is not None:
             where.append(m.site_id == site_id)
         if channel is not None:
             where.append(m.channel == channel)
         site = m.site_id if by_site else literal(None, type_=Integer)
+        periods = m.periods if count is not None else literal(1)
         detail = select(literal(index).label("layer"), group_no.label("g"), bucket.label("b"),
-                        m.partner_id, m.metric, site.label("site_id"), m.channel, m.period_start, m.num, m.den,
-                        m.aux).where(*where).subquery()
-        keys = [detail.c.layer, detail.c.g, detail.c.b, detail.c.partner_id, detail.c.metric, detail.c.site_id,
-                detail.c.channel]
-        selects.append(select(*keys, func.sum(detail.c.num), func.sum(detail.c.den), func.sum(detail.c.aux),
-                              func.count()).where(detail.c.b.is_not(None)).group_by(*keys))
+                        m.partner_id, m.metric, site.label("site_id"), m.channel, m.num, m.den, m.aux,
+                        periods.label("periods"), latest.label("latest"), latest_num.label("latest_num"),
+                        ).where(*where).subquery()
+        d = detail.c
+        keys = [d.layer, d.g, d.b, d.partner_id, d.metric, d.site_id, d.channel]
+        rows = func.sum(d.periods) if count is not None else func.count()
+        selects.append(select(*keys, func.sum(d.num), func.sum(d.den), func.sum(d.aux), rows)
+                       .where(d.b.is_not(None)).group_by(*keys))
         lasts = [k for k in metric_list if CATALOGUE[k].aggregation is Aggregation.LAST]
         if lasts:
-            ranked = select(*keys, detail.c.period_start, detail.c.num, func.rank().over(
-                partition_by=keys, order_by=detail.c.period_start.desc()).label("rn")).where(
-                detail.c.b.is_not(None), detail.c.metric.in_(lasts)).subquery()
-            last_selects.append(select(*(ranked.c[k.name] for k in keys), ranked.c.period_start,
-                                       func.sum(ranked.c.num), func.count()).where(ranked.c.rn == 1)
-                                .group_by(*(ranked.c[k.name] for k in keys), ranked.c.period_start))
+            ranked = select(*keys, d.latest, d.latest_num, func.rank().over(
+                partition_by=keys, order_by=d.latest.desc()).label("rn")).where(
+                d.b.is_not(None), d.metric.in_(lasts)).subquery()
+            rk = [ranked.c[k.name] for k in keys]
+            last_selects.append(select(*rk, ranked.c.latest, func.sum(ranked.c.latest_num), func.count())
+                                .where(ranked.c.rn == 1).group_by(*rk, ranked.c.latest))
     stmt = selects[0] if len(selects) == 1 else union_all(*selects)
-    for layer, g, b, partner_id, metric, site, ch, num, den, aux, count in (await session.execute(stmt)).all():
+    for layer, g, b, partner_id, metric, site, ch, num, den, aux, n in (await session.execute(stmt)).all():
         span = spans_of[layer][g][b]
         out._add(partner_id, span, (metric, site, ch),
-                 _Detail(float(num or 0), float(den or 0), None if aux is None else float(aux), int(count)))
+                 _Detail(float(num or 0), float(den or 0), None if aux is None else float(aux), int(n)))
     if last_selects:
         stmt = last_selects[0] if len(last_selects) == 1 else union_all(*last_selects)
-        for layer, g, b, partner_id, metric, site, ch, latest, num, count in (await session.execute(stmt)).all():
-            out._latest(partner_id, spans_of[layer][g][b], (metric, site, ch), latest, float(num or 0), int(count))
+        for layer, g, b, partner_id, metric, site, ch, newest, num, n in (await session.execute(stmt)).all():
+            out._latest(partner_id, spans_of[layer][g][b], (metric, site, ch), newest, float(num or 0), int(n))
     return out
