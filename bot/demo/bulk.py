@@ -61,8 +61,12 @@ async def seed_partners(db: Database, specs: Sequence[PartnerSpec]) -> dict[tupl
 async def insert_rows(
     db: Database, rows: Iterable[Row], *, ids: dict[tuple[str, str], tuple[int, int]],
     partners: Sequence[PartnerSpec], batch_size: int = 20_000, metrics: set[str] | None = None, source: str = "demo",
+    daily_sums: bool = True,
 ) -> int:
-    """Insert every row's metric parts as Measurements in batches; return the count."""
+    """Insert every row's metric parts as Measurements in batches; return the count.
+
+    ``daily_sums=False`` skips refreshing ``measurement_day`` (the benchmarks' raw-insert floor).
+    """
     now = datetime.now(UTC)
     zones = {p.slug: ZoneInfo(p.timezone) for p in partners}
     table = Measurement.__table__
@@ -84,20 +88,21 @@ async def insert_rows(
                           "period_end": end, "num": num, "den": den, "aux": aux,
                           "source": source, "ingested_at": now})
         if len(batch) >= batch_size:
-            total += await _flush(db, table, batch)
+            total += await _flush(db, table, batch, daily_sums)
             batch = []
     if batch:
-        total += await _flush(db, table, batch)
+        total += await _flush(db, table, batch, daily_sums)
     return total
 
 
-async def _flush(db: Database, table, batch: list[dict[str, object]]) -> int:  # noqa: ANN001
+async def _flush(db: Database, table, batch: list[dict[str, object]], daily_sums: bool) -> int:  # noqa: ANN001
     starts: dict[int, set] = {}
     for item in batch:
         starts.setdefault(item["partner_id"], set()).add(item["period_start"])
     async with db.transaction() as s:
         await _insert(s, table, batch)
-        await refresh_days(s, starts)
+        if daily_sums:
+            await refresh_days(s, starts)
     return len(batch)
 
 
