@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 def build(*, api_url: str, signing_secret: str) -> web.Application:
     app = AsyncApp(client=AsyncWebClient(token="xoxb-floor", base_url=api_url), signing_secret=signing_secret,
-                   token_verification_enabled=False)
+                   ignoring_self_events_enabled=True)
 
     async def answer(ack, respond) -> None:  # noqa: ANN001
         await ack()
