@@ -361,10 +361,10 @@ async def _burst(port: int, slack, requests: int, in_flight: int, tag: str) -> t
     return acks[min(len(acks) - 1, int(0.99 * len(acks)))], requests / wall, wall
 
 
-async def _server(argv: list[str], env: dict[str, str], ready: str) -> subprocess.Popen:
+def _start(argv: list[str], env: dict[str, str], ready: str) -> subprocess.Popen:
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
-    line = await asyncio.to_thread(proc.stdout.readline)
+    line = proc.stdout.readline()
     if ready not in line:
         proc.kill()
         raise SystemExit(f"server did not start: {line!r}")
@@ -388,10 +388,10 @@ async def slash_rows(url: str, *, requests: int, in_flight: int) -> list[Row]:
             if who == "floor":
                 argv = [sys.executable, "-m", "bench.bare_bolt", "--port", str(port), "--api-url", api,
                         "--signing-secret", SECRET]
-                proc = await _server(argv, env, "ready")
+                proc = await asyncio.to_thread(_start, argv, env, "ready")
             else:
                 argv = [sys.executable, "-m", "adapters.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-                proc = await _server(argv, env, "liaison serving")
+                proc = await asyncio.to_thread(_start, argv, env, "liaison serving")
             try:
                 p99, per_s, wall = await _burst(port, slack, requests, in_flight, f"{who}{r}-")
                 results[who].append((p99, per_s, wall, _rss_mb(proc.pid)))
