@@ -6,9 +6,10 @@ import io
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 WIDTH_PX, HEIGHT_PX, DPI = 900, 600, 100
 # Margins fixed once instead of tight_layout per chart (that measured text twice per draw).
@@ -20,8 +21,12 @@ _LOCK = threading.Lock()
 
 
 def _figure() -> Figure:
+    # matplotlib (and numpy, ~30 MB) loads with the first chart, not with every process that imports this
     global _FIGURE
     if _FIGURE is None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
         _FIGURE = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
         FigureCanvasAgg(_FIGURE)
     return _FIGURE
