@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
 import logging
 import signal
@@ -77,6 +78,16 @@ async def _start_socket_mode(core: Core) -> object | None:
     return await module.start(core)
 
 
+def settle_heap() -> None:
+    """Move everything alive after start-up out of the collector's sight (``gc.freeze``).
+
+    Modules, settings and the app live for the whole process; without this every full
+    collection during a burst walks them again (0.2 to 0.3 s pauses that delay acks).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(core: Core, *, host: str, port: int, socket_mode: bool = False,
                 stop: asyncio.Event | None = None, gateways: dict[str, ChatGateway] | None = None) -> None:
     """Run until ``stop`` is set (or SIGTERM/SIGINT): web app, scheduler, optional Socket Mode.
@@ -97,6 +108,7 @@ async def serve(core: Core, *, host: str, port: int, socket_mode: bool = False,
     listener = attach_wake(scheduler)
     scheduler.start()
     socket_client = await _start_socket_mode(core) if socket_mode else None
+    settle_heap()
     print(f"liaison serving on http://{host}:{port} with gateways: {', '.join(core.gateways) or 'none'}",
           flush=True)
     try:

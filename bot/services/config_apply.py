@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config.schema import ClientProfile, LiaisonConfig, PartnerConfig, TargetConfig
 from bot.store.db import Database
+from bot.store.measurement_days import rebuild_partner
 from bot.store.models import Partner, Route, Site, Target, User
 from bot.store.policy import PartnerPolicy
 from bot.store.schema import metadata
@@ -187,6 +188,10 @@ class _Sync:
             self.plan.add(CREATE, "partner", f"{pc.slug} ({pc.name})")
         elif changes := _diff(row, values):
             self.plan.add(CHANGE, "partner", pc.slug, changes)
+            if any(c.startswith("timezone:") for c in changes):
+                # daily sums are per local day: a new timezone moves every day's edges
+                await self.s.flush()
+                await rebuild_partner(self.s, row.id)
         self.partner_ids[pc.slug] = row.id
         self.slug_by_id[row.id] = pc.slug
 

@@ -7,13 +7,12 @@ Episode changes and the messages they cause commit in one transaction per target
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.compose.breach import (
@@ -32,8 +31,8 @@ from bot.domain.windows import Granularity, Window, window_containing
 from bot.messages import Status
 from bot.services.outbox import enqueue_to_route
 from bot.store.alerts import BreachEpisode, EpisodeStatus, EvaluationMark, PreBreachWarning
-from bot.store.measurements import Parts, sum_parts
-from bot.store.models import Measurement, Partner, Site, Target
+from bot.store.measurements import Parts, Span, WindowSums, sum_parts, sum_windows
+from bot.store.models import Partner, Site, Target
 
 # Without a mark or an explicit ``since``, look back at most this many windows.
 MAX_CATCHUP_WINDOWS = 48
@@ -84,7 +83,17 @@ async def _window_parts(session: AsyncSession, target: Target, w: Window) -> Par
     return found.get((target.partner_id, target.metric))
 
 
-async def _contributor(session: AsyncSession, ctx: _Ctx, w: Window) -> str | None:
+def _span(w: Window) -> Span:
+    return w.start_utc, w.end_utc
+
+
+async def _series_sums(session: AsyncSession, wanted: list[tuple[Target, Window]]) -> WindowSums:
+    """Sum each target's spark series (ending with its window) in one statement, by site and channel."""
+    pairs = [(t.partner_id, sw) for t, w in wanted for sw in w.series(SPARK_WINDOWS)]
+    return await sum_windows(session, wanted=pairs, metrics={t.metric for t, _w in wanted})
+
+
+def _contributor(ctx: _Ctx, w: Window, sums: WindowSums) -> str | None:
     """Name the site or channel with the largest shortfall against the target in ``w``."""
     target, metric = ctx.target, CATALOGUE[ctx.target.metric]
     if metric.aggregation is not Aggregation.RATIO:
@@ -92,12 +101,13 @@ async def _contributor(session: AsyncSession, ctx: _Ctx, w: Window) -> str | Non
     group_by = "channel" if target.channel is None else ("site_id" if target.site_id is None else None)
     if group_by is None:
         return None
-    groups = await _parts(session, target, w.start_utc, w.end_utc, group_by=group_by)
+    groups = sums.grouped(target.partner_id, target.metric, _span(w), by="channel" if group_by == "channel" else "site",
+                          site_id=target.site_id, channel=target.channel)
     best: tuple[float, str] | None = None
     for key, parts in groups.items():
         need = target.target_value / metric.scale * parts.den
         short = need - parts.num if target.comparator == ">=" else parts.num - need
-        name = str(key[2]) if group_by == "channel" else ctx.sites.get(key[2], "partner level")
+        name = str(key) if group_by == "channel" else ctx.sites.get(key, "partner level")
         if short > 0 and (best is None or short > best[0]):
             best = (short, name)
     if best is None:
@@ -106,17 +116,21 @@ async def _contributor(session: AsyncSession, ctx: _Ctx, w: Window) -> str | Non
     return f"{best[1]}: {best[0]:,.0f} {metric.num_label} {word}"
 
 
-async def _view(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, w: Window, parts: Parts) -> BreachView:
+async def _view(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, w: Window, parts: Parts,
+                sums: WindowSums | None = None) -> BreachView:
+    if sums is None:
+        sums = await _series_sums(session, [(ctx.target, w)])
+    t = ctx.target
     values = []
     for sw in w.series(SPARK_WINDOWS):
-        p = await _window_parts(session, ctx.target, sw)
+        p = sums.parts(t.partner_id, t.metric, _span(sw), site_id=t.site_id, channel=t.channel)
         values.append(p.value if p else None)
     return BreachView(
         episode_id=episode.id, partner_name=ctx.partner.name, scope=scope_label(ctx.target, ctx.sites),
         metric=ctx.target.metric, comparator=ctx.target.comparator, target=ctx.target.target_value,
         value=parts.value, worst=episode.worst_value, num=parts.num, den=parts.den, window_label=w.label,
         since=episode.opened_at.astimezone(ctx.tz), windows_breached=episode.windows_breached,
-        spark=sparkline(values), contributor=await _contributor(session, ctx, w), critical=episode.critical,
+        spark=sparkline(values), contributor=_contributor(ctx, w, sums), critical=episode.critical,
         acknowledged_by=episode.acknowledged_by, acknowledged_at=episode.acknowledged_at,
         muted_until=episode.muted_until, muted_by=episode.muted_by,
     )
@@ -262,39 +276,16 @@ async def _prebreach(session: AsyncSession, ctx: _Ctx, *, now: datetime, report:
     report.messages += len(items)
 
 
-async def _bulk_parts(session: AsyncSession, target: Target, windows: list[Window]) -> dict[datetime, Parts] | None:
-    """Sum a run of windows in one query (per period, bucketed here) instead of one per window.
-
-    Bucketing happens in Python on purpose: a join against a VALUES list of window edges was
-    tried and PostgreSQL, without fresh statistics after a bulk load, planned it as a
-    nested loop over every (period, window) pair: seconds per target instead of milliseconds.
-    """
-    metric = CATALOGUE[target.metric]
-    if metric.aggregation is Aggregation.LAST:
-        return None  # stocks read the newest period of each window; sum_parts knows how
-    where = [Measurement.partner_id == target.partner_id, Measurement.metric == target.metric,
-             Measurement.period_start >= windows[0].start_utc, Measurement.period_start < windows[-1].end_utc]
-    if target.site_id is not None:
-        where.append(Measurement.site_id == target.site_id)
-    if target.channel is not None:
-        where.append(Measurement.channel == target.channel)
-    rows = (await session.execute(
-        select(Measurement.period_start, func.sum(Measurement.num), func.sum(Measurement.den),
-               func.sum(Measurement.aux), func.count()).where(*where).group_by(Measurement.period_start)
-    )).all()
-    starts = [w.start_utc for w in windows]
-    sums: dict[datetime, list] = {}
-    for period_start, num, den, aux, count in rows:
-        i = bisect_right(starts, period_start) - 1
-        if i < 0 or period_start >= windows[i].end_utc:
-            continue  # in a gap between windows (outside the target's effective dates)
-        acc = sums.setdefault(starts[i], [0.0, 0.0, None, 0])
-        acc[0] += float(num or 0)
-        acc[1] += float(den or 0)
-        if aux is not None:
-            acc[2] = (acc[2] or 0.0) + float(aux)
-        acc[3] += int(count)
-    return {start: Parts(target.metric, n, d, a, c) for start, (n, d, a, c) in sums.items()}
+async def _bulk_parts(session: AsyncSession, target: Target, windows: list[Window]) -> dict[datetime, Parts]:
+    """Sum a run of windows in one statement: the database buckets each period into its window."""
+    sums = await sum_windows(session, wanted=[(target.partner_id, w) for w in windows], metrics=[target.metric],
+                             site_id=target.site_id, channel=target.channel, by_site=False)
+    out = {}
+    for w in windows:
+        parts = sums.parts(target.partner_id, target.metric, _span(w))
+        if parts is not None:
+            out[w.start_utc] = parts
+    return out
 
 
 def _first_window(target: Target, *, tz: ZoneInfo, last_complete: Window, mark: EvaluationMark | None,
@@ -337,7 +328,7 @@ async def _evaluate_target(core: Core, ctx: _Ctx, *, since: datetime | None, ful
             ):
                 windows.append(w)
             w = w.shift(1)
-        prefetched = await _bulk_parts(session, target, windows) if len(windows) > 1 else None
+        prefetched = await _bulk_parts(session, target, windows) if windows else None
         data_until: datetime | None = None
         for w in windows:
             latest, had_data = await _judge_window(
@@ -381,14 +372,33 @@ async def evaluate(core: Core, *, partner_ids: Iterable[int] | None = None, sinc
 
 async def episode_view(session: AsyncSession, episode: BreachEpisode) -> tuple[BreachView, Partner]:
     """Rebuild the view of an episode from its newest violating window (for buttons and /sla)."""
-    target = await session.get(Target, episode.target_id)
-    partner = await session.get(Partner, episode.partner_id)
-    site_rows = (await session.execute(select(Site.id, Site.name).where(Site.partner_id == partner.id))).all()
-    ctx = _Ctx(target=target, partner=partner, tz=ZoneInfo(partner.timezone), threshold=threshold_of(target),
-               sites={sid: name for sid, name in site_rows})
-    w = window_containing(Granularity(target.window), episode.last_violating_start, ctx.tz)
-    parts = await _window_parts(session, target, w) or Parts(target.metric, 0.0, 0.0, None, 0)
-    return await _view(session, ctx, episode, w, parts), partner
+    return (await _episode_views(session, [episode]))[0]
+
+
+async def _episode_views(session: AsyncSession, episodes: list[BreachEpisode]) -> list[tuple[BreachView, Partner]]:
+    """Rebuild many episode views with a fixed number of statements, whatever their count."""
+    if not episodes:
+        return []
+    target_ids = sorted({e.target_id for e in episodes})
+    partner_ids = sorted({e.partner_id for e in episodes})
+    targets = {t.id: t for t in (await session.execute(select(Target).where(Target.id.in_(target_ids)))).scalars()}
+    partners = {p.id: p for p in (await session.execute(select(Partner).where(Partner.id.in_(partner_ids)))).scalars()}
+    site_rows = (await session.execute(select(Site.id, Site.name, Site.partner_id)
+                                       .where(Site.partner_id.in_(partner_ids)))).all()
+    plans = []
+    for e in episodes:
+        target, partner = targets[e.target_id], partners[e.partner_id]
+        ctx = _Ctx(target=target, partner=partner, tz=ZoneInfo(partner.timezone), threshold=threshold_of(target),
+                   sites={sid: name for sid, name, pid in site_rows if pid == partner.id})
+        plans.append((e, ctx, window_containing(Granularity(target.window), e.last_violating_start, ctx.tz)))
+    sums = await _series_sums(session, [(ctx.target, w) for _e, ctx, w in plans])
+    out = []
+    for e, ctx, w in plans:
+        t = ctx.target
+        parts = sums.parts(t.partner_id, t.metric, _span(w), site_id=t.site_id, channel=t.channel) \
+            or Parts(t.metric, 0.0, 0.0, None, 0)
+        out.append((await _view(session, ctx, e, w, parts, sums), ctx.partner))
+    return out
 
 
 async def open_episode_views(session: AsyncSession, *, partner_ids: Iterable[int] | None = None,
@@ -397,5 +407,5 @@ async def open_episode_views(session: AsyncSession, *, partner_ids: Iterable[int
     stmt = select(BreachEpisode).where(BreachEpisode.status == EpisodeStatus.OPEN)
     if partner_ids is not None:
         stmt = stmt.where(BreachEpisode.partner_id.in_(list(partner_ids)))
-    episodes = (await session.execute(stmt.order_by(BreachEpisode.id.desc()).limit(limit))).scalars().all()
-    return [(await episode_view(session, e))[0] for e in episodes]
+    episodes = list((await session.execute(stmt.order_by(BreachEpisode.id.desc()).limit(limit))).scalars().all())
+    return [view for view, _partner in await _episode_views(session, episodes)]

@@ -17,6 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core import Core
 from bot.ingest.rows import IngestRow, RawRecord, RowError, metric_parts
 from bot.ingest.validate import PartnerInfo, interval_end, validate
+from bot.store.measurement_days import refresh_days
+from bot.store.measurements import insert_raw
 from bot.store.models import Measurement, Partner, Site
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,14 @@ def _measurements(rows: Sequence[IngestRow], infos: dict[str, PartnerInfo], *, s
                         "num": num, "den": den, "aux": aux, "source": source, "ingested_at": now})
             wheres.append(r.where)
     return out, wheres
+
+
+def _starts(items: list[dict]) -> dict[int, set[datetime]]:
+    """Return each partner's written period starts."""
+    starts: dict[int, set[datetime]] = {}
+    for m in items:
+        starts.setdefault(m["partner_id"], set()).add(m["period_start"])
+    return starts
 
 
 def _key(m: dict) -> tuple:
@@ -209,6 +219,10 @@ async def _write(core: Core, records: Sequence[RawRecord], report: IngestReport,
     async with core.db.transaction() as session:
         infos = await partner_infos(session)
         rows, problems = validate(records, infos)
+        if session.bind.dialect.name == "postgresql" and not dry_run:
+            # one writer per partner at a time: what is read back below stays true until commit
+            ids = sorted({infos[r.partner].id for r in rows if r.partner in infos})
+            await session.execute(select(Partner.id).where(Partner.id.in_(ids)).order_by(Partner.id).with_for_update())
         report.errors = sorted([*report.errors, *problems], key=lambda e: e.position)
         if report.errors:
             raise _RolledBack
@@ -218,20 +232,25 @@ async def _write(core: Core, records: Sequence[RawRecord], report: IngestReport,
         report.errors = sorted(_conflicts(items, wheres, existing, infos), key=lambda e: e.position)
         if report.errors:
             raise _RolledBack
-        write = []
+        created, changed = [], []
         for m in items:
             old = existing.parts.get(_key(m))
             if old is None:
-                report.created += 1
-                write.append(m)
+                created.append(m)
             elif old != (m["num"], m["den"], m["aux"], m["period_end"]):
-                report.changed += 1
-                write.append(m)
+                changed.append(m)
             else:
                 report.unchanged += 1
+        report.created, report.changed = len(created), len(changed)
+        write = created + changed
         report.partner_ids = {m["partner_id"] for m in write}
         report.earliest = min((m["period_start"] for m in write), default=None)
         if write and not dry_run:
-            await _upsert(session, write, session.bind.dialect.name)
+            starts = _starts(write)
+            # New rows go through the driver (executemany / COPY): nothing holds their keys, and the
+            # partners' rows are locked, so no other writer adds them meanwhile. Changes are upserts.
+            await insert_raw(session, Measurement.__table__, created)
+            await _upsert(session, changed, session.bind.dialect.name)
+            await refresh_days(session, starts)
         if dry_run:
             raise _RolledBack

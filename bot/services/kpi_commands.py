@@ -22,8 +22,8 @@ from bot.grammar import ALL, partners_by_token, resolve_partner, split_kpi_args,
 from bot.interactions import ActionResult, Press, on_action
 from bot.messages import Message, Reply
 from bot.services.evaluation import open_episode_views
-from bot.services.kpi_query import DEFAULT_WINDOW, PORTFOLIO_METRICS, query_kpis, threshold_of
-from bot.store.measurements import sum_parts
+from bot.services.kpi_query import DEFAULT_WINDOW, PORTFOLIO_METRICS, query_kpis, span, threshold_of
+from bot.store.measurements import sum_windows
 from bot.store.models import Partner, Site, Target
 
 KPI_USAGE = "kpi [partner|all] [metric ...] [window]"
@@ -84,15 +84,17 @@ async def target_statuses(session: AsyncSession, partners: list[Partner], *, now
         select(Target).where(Target.partner_id.in_(ids), Target.active.is_(True)).order_by(Target.partner_id, Target.id)
     )).scalars().all()
     by_id = {p.id: p for p in partners}
+    plans = []
     for t in targets:
+        running = window_containing(Granularity(t.window), now, ZoneInfo(by_id[t.partner_id].timezone))
+        plans.append((t, running.previous(), running))
+    sums = await sum_windows(session, wanted=[(t.partner_id, w) for t, c, r in plans for w in (c, r)],
+                             metrics={t.metric for t in targets})
+    for t, complete, running in plans:
         partner = by_id[t.partner_id]
-        running = window_containing(Granularity(t.window), now, ZoneInfo(partner.timezone))
-        complete = running.previous()
         values = []
         for w in (complete, running):
-            sums = await sum_parts(session, partner_ids=[partner.id], metrics=[t.metric], start=w.start_utc,
-                                   end=w.end_utc, site_id=t.site_id, channel=t.channel)
-            parts = next(iter(sums.values()), None)
+            parts = sums.parts(t.partner_id, t.metric, span(w), site_id=t.site_id, channel=t.channel)
             values.append((parts.value if parts else None, parts.volume if parts else 0.0))
         threshold = threshold_of(t)
         scope = " · ".join(x for x in (sites.get(t.site_id) if t.site_id else "all sites", t.channel or "all channels") if x)

@@ -13,7 +13,8 @@ partner and metric it returns one :class:`KpiLine` per *scope the contract measu
 - values come from summed parts, the previous window gives the delta, and ``trend`` windows
   of the same shape (oldest first, ending with the queried one) give the sparkline series.
 
-It costs one grouped query per window in the series per partner, whatever the metric count.
+It costs two statements (targets, then one grouped query bucketing every window of every
+partner in SQL), whatever the partner, metric and window count.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from bot.domain.metrics import CATALOGUE, Metric
 from bot.domain.sla import Threshold, judge
 from bot.domain.windows import Granularity, Window, parse_window
 from bot.messages import Status
-from bot.store.measurements import Parts, sum_parts
+from bot.store.measurements import Parts, sum_windows
 from bot.store.models import Partner, Target
 
 DEFAULT_WINDOW = "7d"
@@ -132,18 +133,6 @@ def _combine(metric: Metric, parts: list[Parts]) -> Parts | None:
                  sum(aux) if aux else None, sum(p.rows for p in parts))
 
 
-async def _sums_by_channel(session: AsyncSession, partner: Partner, metrics: list[str], window: Window,
-                           site_id: int | None) -> dict[tuple[str, str], Parts]:
-    raw = await sum_parts(session, partner_ids=[partner.id], metrics=metrics, start=window.start_utc,
-                          end=window.end_utc, site_id=site_id, group_by="channel")
-    return {(key[1], key[2]): parts for key, parts in raw.items()}
-
-
-def _scoped(metric: Metric, sums: dict[tuple[str, str], Parts], channel: str | None) -> Parts | None:
-    # Stocks (Aggregation.LAST) add up too: each channel's newest snapshot, summed.
-    return _combine(metric, [p for (m, ch), p in sums.items() if m == metric.key and (channel is None or ch == channel)])
-
-
 async def query_kpis(
     session: AsyncSession,
     *,
@@ -160,24 +149,30 @@ async def query_kpis(
     ``channel`` forces one scope instead of the target scopes; ``site_id`` narrows to a site.
     Raises bot.domain.windows.WindowError for an unreadable window spec.
     """
-    lines: list[KpiLine] = []
     metric_keys = [CATALOGUE[m].key for m in metrics]
+    plans = []
     for partner in partners:
         window = parse_window(window_spec, now=now, tz=ZoneInfo(partner.timezone))
-        series = window.series(max(trend, 2))
-        targets = (await session.execute(select(Target).where(Target.partner_id == partner.id))).scalars().all()
-        sums = [await _sums_by_channel(session, partner, metric_keys, w, site_id) for w in series]
+        plans.append((partner, window, window.series(max(trend, 2))))
+    ids = [p.id for p in partners]
+    every = (await session.execute(select(Target).where(Target.partner_id.in_(ids)))).scalars().all() if ids else []
+    targets_of: dict[int, list[Target]] = {}
+    for t in every:
+        targets_of.setdefault(t.partner_id, []).append(t)
+    sums = await sum_windows(session, wanted=[(p.id, w) for p, _w, series in plans for w in series],
+                             metrics=metric_keys, site_id=site_id, by_site=False)
+    lines: list[KpiLine] = []
+    for partner, window, series in plans:
+        targets = targets_of.get(partner.id, [])
         ref = partner_ref(partner)
         for key in metric_keys:
             metric = CATALOGUE[key]
             for scope in ([channel] if channel else scopes_for(targets, key)):
-                values = []
-                current_parts = None
-                for i, s in enumerate(sums):
-                    p = _scoped(metric, s, scope)
-                    values.append(p.value if p else None)
-                    if i == len(sums) - 1:
-                        current_parts = p
+                # Stocks (Aggregation.LAST) add up too: each channel's newest snapshot, summed.
+                found = [_combine(metric, list(sums.grouped(partner.id, key, span(w), by="channel",
+                                                             channel=scope).values())) for w in series]
+                values = [p.value if p else None for p in found]
+                current_parts = found[-1]
                 value = values[-1]
                 target = pick_target(targets, metric=key, channel=scope, window=window)
                 if target is None:
@@ -190,6 +185,11 @@ async def query_kpis(
                     trend=tuple(values[-trend:]), trend_windows=tuple(series[-trend:]),
                 ))
     return lines
+
+
+def span(window: Window) -> tuple[datetime, datetime]:
+    """Return the window's [start, end) in UTC, the key :class:`WindowSums` answers by."""
+    return window.start_utc, window.end_utc
 
 
 async def active_partners(session: AsyncSession, *, ids: Sequence[int] | None = None) -> list[Partner]:

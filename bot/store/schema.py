@@ -10,6 +10,7 @@ import bot.store.conversations  # noqa: F401
 import bot.store.escalations  # noqa: F401
 import bot.store.feedback  # noqa: F401
 import bot.store.inbound_events  # noqa: F401
+import bot.store.measurement_days  # noqa: F401
 import bot.store.outbox  # noqa: F401
 import bot.store.policy  # noqa: F401
 import bot.store.qbr  # noqa: F401
