@@ -1,7 +1,7 @@
 """daily sums per partner-local day (measurement_day), filled from the stored measurements
 
 Revision ID: 7f4d044460cd
-Revises: 4194a33c4538
+Revises: cefc420e750a
 Create Date: 2026-12-02 01:05:56.768604
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from alembic import op
 import bot.store.types
 
 revision: str = '7f4d044460cd'
-down_revision: str | None = '4194a33c4538'
+down_revision: str | None = 'cefc420e750a'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
