@@ -21,6 +21,7 @@ class ForecastVersion(SQLModel, table=True):
     """One ingest that changed a partner's forecast."""
 
     __tablename__ = "forecast_version"
+    __table_args__ = (UniqueConstraint("partner_id", "number", name="uq_forecast_version_number"),)
 
     id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(foreign_key="partner.id", index=True)
