@@ -203,10 +203,14 @@ async def staffing(core: Core, request: CommandRequest) -> Reply:
     detail, detail_note = _detail(plan) if ask.intervals else ((), None)
     scope = " · ".join(x for x in (partner.name, plan.site_name(site_id) if site_id else None, ask.channel) if x)
     one_day = (window.end_utc - window.start_utc) <= timedelta(hours=25)
+    label = window.label
+    if not one_day and ".." not in label and "–" not in label:
+        last = (window.end_utc - timedelta(seconds=1)).astimezone(tz).date()
+        label = f"{label} ({day_text(window.start_utc.astimezone(tz).date())} – {day_text(last)})"
     return staffing_answer(StaffingAnswer(
-        command_text=text, scope=scope, window_label=window.label, tz=partner.timezone, days=days,
+        command_text=text, scope=scope, window_label=label, tz=partner.timezone, days=days,
         what_if=ask.what_if.label(), shrinkage=plan.policy.shrinkage, detail=detail, detail_note=detail_note,
-        notes=tuple(notes), chart_png=_chart(plan, window.label, one_day) if plan.intervals else None,
+        notes=tuple(notes), chart_png=_chart(plan, label, one_day) if plan.intervals else None,
     ))
 
 
