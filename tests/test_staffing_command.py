@@ -11,7 +11,13 @@ from bot.ingest.staffing import parse_csv
 from bot.messages import Message
 from bot.services.staffing_ingest import ingest_staffing
 from bot.store.outbox import OutboxItem
-from bot.store.staffing import ForecastChange, ForecastInterval, ForecastVersion, ScheduleInterval, StaffingWarning
+from bot.store.staffing import (
+    ForecastChange,
+    ForecastInterval,
+    ForecastVersion,
+    ScheduleInterval,
+    StaffingWarning,
+)
 from tests.fakes.staffing_world import make_staffing_world, rows_for_day, to_csv
 
 NEXT_MON = date(2026, 11, 23)  # the clock is Mon 16 Nov; next-week is 23-29 Nov

@@ -15,7 +15,14 @@ from datetime import date
 import pytest
 
 from bot.domain import erlang
-from bot.domain.staffing import Goal, WhatIf, agents_for_target, interval_need, mape, productive_agents
+from bot.domain.staffing import (
+    Goal,
+    WhatIf,
+    agents_for_target,
+    interval_need,
+    mape,
+    productive_agents,
+)
 
 TABLE_A10 = {11: 0.6821, 12: 0.4494, 13: 0.2853, 14: 0.1741, 15: 0.1020}
 SL_A10 = {11: 0.3896, 12: 0.6402, 13: 0.7956, 14: 0.8884}

@@ -1,8 +1,8 @@
 """staffing forecasts schedules warnings
 
-Revision ID: fba7b7e0fbd2
+Revision ID: 5e134a7c4dac
 Revises: 4194a33c4538
-Create Date: 2026-12-02 00:59:30.467001
+Create Date: 2026-12-02 01:32:47.371189
 """
 from collections.abc import Sequence
 
@@ -12,8 +12,7 @@ from alembic import op
 
 import bot.store.types
 
-
-revision: str = 'fba7b7e0fbd2'
+revision: str = '5e134a7c4dac'
 down_revision: str | None = '4194a33c4538'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -32,7 +31,8 @@ def upgrade() -> None:
     sa.Column('last_start', bot.store.types.UTCDateTime(), nullable=False),
     sa.Column('received_at', bot.store.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('partner_id', 'number', name='uq_forecast_version_number')
     )
     with op.batch_alter_table('forecast_version', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_forecast_version_partner_id'), ['partner_id'], unique=False)
