@@ -64,7 +64,7 @@ async def test_staffing_next_week_per_day_required_scheduled_gap_and_expected_sl
                              "vs 335.0 scheduled (gap -15.0 h; worst interval 30 scheduled vs 35 needed)")
     assert "12 of 96 intervals short" in krakow
     lisbon = next(b for b in bullets if "Lisbon" in b)
-    assert "gap +0.0 h" in lisbon and "expected SL 81% vs 80% target" in lisbon
+    assert "gap +0.0 h; busiest interval 35 scheduled vs 35 needed); expected SL 81% vs 80% target" in lisbon
     assert m.summary == "12 interval(s) short of the service-level target"
     assert m.image is not None and m.image.png.startswith(b"\x89PNG")
     assert "Forecast version 1" in _all_text(m)

@@ -124,7 +124,8 @@ def day_bullet(d: StaffingDay) -> str:
         peak = f"{d.peak_scheduled:g}" if d.peak_scheduled is not None and float(d.peak_scheduled).is_integer() \
             else f"{d.peak_scheduled or 0:.1f}"
         schedule = (f"{d.required_hours:,.1f} agent-hours needed vs {d.scheduled_hours:,.1f} scheduled "
-                    f"(gap {gap:+,.1f} h; worst interval {peak} scheduled vs {d.peak_required} needed); "
+                    f"(gap {gap:+,.1f} h; {'worst' if d.short_intervals else 'busiest'} interval {peak} scheduled "
+                    f"vs {d.peak_required} needed); "
                     f"expected SL {_pct(d.expected_sl)} vs {_pct(d.target)} target")
         if d.short_intervals:
             schedule += f"; {d.short_intervals} of {d.intervals} intervals short"

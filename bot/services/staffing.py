@@ -160,13 +160,16 @@ def day_lines(plan: Plan) -> list[DayLine]:
         scheduled = [iv for iv in ivs if iv.need.scheduled is not None]
         weighted = [(iv.need.contacts, iv.need.expected_sl) for iv in scheduled if iv.need.expected_sl is not None]
         volume = sum(c for c, _ in weighted)
-        peak = max(ivs, key=lambda iv: (iv.need.required - (iv.need.scheduled or 0), iv.need.required))
+        short = [iv for iv in ivs if _short(iv, 0.0)]
+        # the worst short interval, or (none short) the busiest one
+        peak = max(short, key=lambda iv: (iv.need.required - (iv.need.scheduled or 0), iv.need.required)) if short \
+            else max(ivs, key=lambda iv: iv.need.required)
         out.append(DayLine(
             day=day, site_id=sid, channel=ch, intervals=len(ivs), contacts=sum(iv.need.contacts for iv in ivs),
             required_hours=sum(iv.need.required * iv.minutes / 60 for iv in ivs),
             scheduled_hours=sum(iv.need.scheduled * iv.minutes / 60 for iv in scheduled) if scheduled else None,
             expected_sl=sum(c * s for c, s in weighted) / volume if volume else None,
-            target=ivs[0].goal.target, short_intervals=sum(1 for iv in ivs if _short(iv, 0.0)),
+            target=ivs[0].goal.target, short_intervals=len(short),
             peak_required=peak.need.required, peak_scheduled=peak.need.scheduled,
         ))
     return out
