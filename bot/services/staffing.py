@@ -90,8 +90,8 @@ async def load_plan(session: AsyncSession, *, partner: Partner, start: datetime,
                                           .order_by(ForecastVersion.number.desc()).limit(1))).scalars().first()
 
     def scoped(model):  # noqa: ANN001, ANN202
-        stmt = select(model.site_id, model.channel, model.period_start, model.period_end,
-                      *((model.contacts, model.aht_seconds) if model is ForecastInterval else (model.agents,))).where(
+        cols = (model.period_end, model.contacts, model.aht_seconds) if model is ForecastInterval else (model.agents,)
+        stmt = select(model.site_id, model.channel, model.period_start, *cols).where(
             model.partner_id == partner.id, model.period_start >= start, model.period_start < end)
         if site_id is not None:
             stmt = stmt.where(model.site_id == site_id)
@@ -101,7 +101,7 @@ async def load_plan(session: AsyncSession, *, partner: Partner, start: datetime,
 
     schedule: dict[tuple, float] = {}
     scheduled_days: set[tuple] = set()
-    for sid, ch, p_start, _p_end, agents in (await session.execute(scoped(ScheduleInterval))).all():
+    for sid, ch, p_start, agents in (await session.execute(scoped(ScheduleInterval))).all():
         schedule[(sid, ch, p_start)] = agents
         scheduled_days.add((sid, ch, p_start.astimezone(tz).date()))
     goals: dict[tuple, Goal | None] = {}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -172,10 +172,11 @@ async def _write_partner(session: AsyncSession, info: PartnerInfo, slug: str, ro
         await session.flush()
         report.versions[slug] = number
         report.partner_ids.add(info.id)
-        for r, key, end in new_f:
-            session.add(ForecastInterval(partner_id=info.id, site_id=site_of[key], scope_site=key[0], channel=r.channel,
-                                         period_start=r.start, period_end=end, contacts=r.contacts,
-                                         aht_seconds=r.aht, version_id=version.id))
+        # one compiled INSERT, many parameter sets (insertmanyvalues): ORM objects per row cost 10x more
+        await _insert(session, ForecastInterval, [
+            {"partner_id": info.id, "site_id": site_of[key], "scope_site": key[0], "channel": r.channel,
+             "period_start": r.start, "period_end": end, "contacts": r.contacts, "aht_seconds": r.aht,
+             "version_id": version.id} for r, key, end in new_f])
         for old, r in changes:
             session.add(ForecastChange(version_id=version.id, scope_site=old.scope_site, channel=old.channel,
                                        period_start=old.period_start, old_contacts=old.contacts,
@@ -183,13 +184,14 @@ async def _write_partner(session: AsyncSession, info: PartnerInfo, slug: str, ro
                                        new_aht_seconds=r.aht))
             old.contacts, old.aht_seconds, old.version_id = r.contacts, r.aht, version.id
             session.add(old)
+    new_s = []
     for r, key, end in schedules:
         old = stored_s.get(key)
         if old is None:
             report.schedule.created += 1
-            session.add(ScheduleInterval(partner_id=info.id, site_id=site_of[key], scope_site=key[0], channel=r.channel,
-                                         period_start=r.start, period_end=end, agents=r.agents, source=source,
-                                         ingested_at=now))
+            new_s.append({"partner_id": info.id, "site_id": site_of[key], "scope_site": key[0], "channel": r.channel,
+                          "period_start": r.start, "period_end": end, "agents": r.agents, "source": source,
+                          "ingested_at": now})
             report.partner_ids.add(info.id)
         elif abs(old.agents - r.agents) > 1e-9:
             report.schedule.changed += 1
@@ -198,4 +200,11 @@ async def _write_partner(session: AsyncSession, info: PartnerInfo, slug: str, ro
             report.partner_ids.add(info.id)
         else:
             report.schedule.unchanged += 1
+    await _insert(session, ScheduleInterval, new_s)
     await session.flush()
+
+
+async def _insert(session: AsyncSession, model: type, rows: list[dict], *, batch: int = 2000) -> None:
+    stmt = insert(model.__table__)
+    for i in range(0, len(rows), batch):
+        await session.execute(stmt, rows[i:i + batch])
