@@ -26,7 +26,7 @@ from bot.store.outbox import OutboxItem
 from tests.escalation_world import make_world
 from tests.fakes.bot_connector import FakeBotConnector, known_channel
 from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.slack_requests import sign, slash_command
+from tests.fakes.slack_requests import block_action, sign, slash_command
 from tests.fakes.staffing_world import rows_for_day
 from tests.test_reports_teams import activity
 
@@ -147,6 +147,20 @@ async def test_staffing_slash_command_what_if_and_refusal_for_another_partner(wo
     assert "contacts forecast" not in refused and "Kraków" not in refused
     own = json.dumps(await _slash(server, slack, "next-week", user="U0GLOBEX1"), ensure_ascii=False)
     assert "Globex CX" in own and "Acme" not in own
+    # Share in channel: the answer is re-run for the presser and posted, its chart uploaded into its thread
+    button = next(e for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"])
+    assert button["action_id"] == "share_in_channel"
+    body, ctype = block_action("share_in_channel", button["value"], user="U0LEAD",
+                               response_url=slack.response_url("share"), channel="C0CXDIGEST")
+    async with aiohttp.ClientSession() as http, http.post(server.make_url("/slack/events"), data=body.encode(),
+                                                          headers={"Content-Type": ctype, **sign(SECRET, body)}) as r:
+        assert r.status == 200
+    await slack.wait_for(lambda f: f.of("files.completeUploadExternal"), within=20)
+    shared = [c.body for c in slack.of("chat.postMessage") if c.body["channel"] == "C0CXDIGEST"]
+    assert len(shared) == 1 and "what-if volume +15%" in json.dumps(shared[0]["blocks"], ensure_ascii=False)
+    (upload,) = slack.of("files.completeUploadExternal")
+    assert upload.body["channel_id"] == "C0CXDIGEST" and upload.body["thread_ts"]
+    assert slack.uploads[-1].startswith(b"\x89PNG")
 
 
 async def test_staffing_in_teams_answers_with_an_inline_chart_and_refuses_other_partners(world):
