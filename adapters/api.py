@@ -1,4 +1,4 @@
-"""The ingest API: ``POST /api/v1/measurements`` with a bearer token."""
+"""The ingest API: ``POST /api/v1/measurements`` and ``POST /api/v1/staffing`` with a bearer token."""
 
 from __future__ import annotations
 
@@ -55,6 +55,38 @@ async def post_measurements(request: web.Request) -> web.Response:
                               "changed": report.changed, "unchanged": report.unchanged})
 
 
+async def post_staffing(request: web.Request) -> web.Response:
+    """Take forecasts and schedules (the JSON staffing format), all or nothing, like measurements."""
+    from bot.ingest.staffing import parse_json as parse_staffing
+    from bot.services.staffing_ingest import ingest_staffing
+
+    core = request.app[_CORE]
+    if core.settings.ingest_token is None:
+        return _problem(503, "ingest is disabled: set LIAISON_INGEST_TOKEN on the server")
+    if not _authorized(request, core):
+        return _problem(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"},
+                        hint="send Authorization: Bearer <LIAISON_INGEST_TOKEN>")
+    limit = core.settings.ingest_max_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return _problem(413, f"body larger than {limit} bytes; split the file")
+    if request.content_type != "application/json":
+        return _problem(415, "send JSON with Content-Type: application/json")
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        return _problem(413, f"body larger than {limit} bytes; split the file")
+    try:
+        records, errors = parse_staffing(body)
+    except FormatError as exc:
+        return _problem(422, str(exc), errors=[])
+    report = await ingest_staffing(core, records, source="api", errors=errors)
+    if report.errors:
+        return web.json_response({"error": "rejected, nothing was written", "errors": [
+            {"item": _item(e.where), "field": e.field, "error": e.error} for e in report.errors
+        ]}, status=422)
+    return web.json_response({"rows": report.rows, "forecast": vars(report.forecast),
+                              "schedule": vars(report.schedule), "versions": report.versions})
+
+
 def _item(where: str) -> int | None:
     word, _, number = where.partition(" ")
     return int(number) if word == "item" and number.isdigit() else None
@@ -63,3 +95,4 @@ def _item(where: str) -> int | None:
 def mount(app: web.Application, core: Core) -> None:
     app[_CORE] = core
     app.router.add_post("/api/v1/measurements", post_measurements)
+    app.router.add_post("/api/v1/staffing", post_staffing)

@@ -9,4 +9,6 @@ import bot.services.feedback  # noqa: F401
 import bot.services.kpi_commands  # noqa: F401
 import bot.services.qbr_commands  # noqa: F401
 import bot.services.reports  # noqa: F401
+import bot.services.staffing_commands  # noqa: F401
+import bot.services.staffing_reports  # noqa: F401
 import bot.services.stale_conversations  # noqa: F401

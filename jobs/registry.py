@@ -33,6 +33,7 @@ JOB_MODULES: tuple[str, ...] = (
     "jobs.qbr",
     "jobs.reports",
     "jobs.feedback",
+    "jobs.staffing",
 )
 
 

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "adapters.cli.digest",
     "adapters.cli.teams",
     "adapters.cli.feedback",
+    "adapters.cli.staffing",
 )
 
 

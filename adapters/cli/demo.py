@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from adapters.cli.demo_escalation import show_escalation
 from adapters.cli.demo_feedback import show_pulse
 from adapters.cli.demo_reports import show_reverse_report
+from adapters.cli.demo_staffing import show_staffing
 from adapters.cli.digest import show_digest_and_qbr
 from adapters.console.gateway import PreviewGateway
 from adapters.console.render import render
@@ -149,6 +150,7 @@ SHOWCASE.append(("Escalation: filed in Slack, climbs the levels, acknowledged an
 SHOWCASE.append(("Reverse report: sent from Slack, acknowledged in place, the other one reminded",
                  show_reverse_report))
 SHOWCASE.append(("Feedback pulse: acme's round goes out as Slack DMs, three people answer, the results", show_pulse))
+SHOWCASE.append(("Staffing: forecast vs schedule, a pre-shortfall warning and a what-if", show_staffing))
 SHOWCASE.append(("Weekly digest with chart, QBR reminder and pack", show_digest_and_qbr))
 
 

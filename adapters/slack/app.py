@@ -185,7 +185,15 @@ def register(app: AsyncApp, core: Core) -> None:
         if result.replace is not None:
             await respond(**render_message(result.replace), replace_original=True)
         if result.post_in_channel is not None and channel:
-            await client.chat_postMessage(channel=channel, **render_message(result.post_in_channel))
+            posted = await client.chat_postMessage(channel=channel, **render_message(result.post_in_channel))
+            shared = result.post_in_channel
+            if shared.image and shared.image.png:  # a response_url answer can carry no file: the chart goes here
+                try:
+                    await client.files_upload_v2(channel=channel, thread_ts=posted["ts"], content=shared.image.png,
+                                                 filename="chart.png", title=shared.image.title or shared.image.alt,
+                                                 alt_txt=shared.image.alt)
+                except Exception:  # the shared message reads on its own
+                    log.warning("shared %s but could not upload its chart", action_id, exc_info=True)
         if result.reply is not None:
             await respond(**_reply_args(result.reply), replace_original=False)
         if result.open_form is not None:

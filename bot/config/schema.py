@@ -312,6 +312,25 @@ class PulseSchedule(_Model):
     anonymous: bool = True  # answers may be given anonymously
 
 
+# How fast a contact must be answered to count for the service level, per channel, when
+# staffing is planned (Erlang C needs it; SLA targets judge measured shares only).
+DEFAULT_ANSWER_WITHIN = {"voice": 20, "chat": 30, "email": 3600, "social": 900}
+
+
+class StaffingPolicy(_Model):
+    """Staffing against the forecast: shrinkage, how far ahead to warn, and the margin that stays quiet."""
+
+    shrinkage: float = Field(30.0, ge=0, lt=100)  # % of scheduled time not on the phones
+    warn_days: int = Field(14, ge=1, le=60)  # look this far ahead for shortfalls
+    margin: float = Field(3.0, ge=0, le=50)  # expected SL this many points under target still stays quiet
+    answer_within: dict[ContactChannel, Duration] = {}  # per channel; defaults in DEFAULT_ANSWER_WITHIN
+
+    def threshold_seconds(self, channel: str) -> float:
+        """Return the answer-within threshold for ``channel`` in seconds."""
+        given = self.answer_within.get(ContactChannel(channel))
+        return given.total_seconds() if given is not None else float(DEFAULT_ANSWER_WITHIN[channel])
+
+
 def metric_key(name: str) -> str:
     """Resolve a metric key or alias, or fail with close suggestions."""
     metric = metrics.lookup(name) if isinstance(name, str) else None
@@ -394,6 +413,7 @@ class PartnerConfig(_Model):
     qbr: QbrPlan = QbrPlan()
     digest: DigestSchedule = DigestSchedule()
     pulse: PulseSchedule = PulseSchedule()
+    staffing: StaffingPolicy = StaffingPolicy()
 
 
 class ClientProfile(_Model):

@@ -297,6 +297,7 @@ class _Sync:
             wanted[(pid, "qbr")] = pc.qbr.model_dump(mode="json")
             wanted[(pid, "digest")] = pc.digest.model_dump(mode="json")
             wanted[(pid, "pulse")] = pc.pulse.model_dump(mode="json")
+            wanted[(pid, "staffing")] = pc.staffing.model_dump(mode="json")
         for row in await self._all(PartnerPolicy):
             key = (row.scope_partner, row.kind)
             name = f"{self._scope(row.partner_id)} {row.kind}"

@@ -1,4 +1,4 @@
-"""Per-partner (or client-level) policy documents from config: escalation, QBR, digest, pulse.
+"""Per-partner (or client-level) policy documents from config: escalation, QBR, digest, pulse, staffing.
 
 Each row holds one validated pydantic model from ``bot.config.schema`` dumped as JSON;
 read it back typed with ``load_policy(session, partner_id, "escalation", EscalationPolicy)``.
@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.store.models import User
 
-POLICY_KINDS = ("escalation", "qbr", "digest", "pulse", "client")
+POLICY_KINDS = ("escalation", "qbr", "digest", "pulse", "staffing", "client")
 
 M = TypeVar("M", bound=BaseModel)
 

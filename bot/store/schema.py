@@ -15,6 +15,7 @@ import bot.store.outbox  # noqa: F401
 import bot.store.policy  # noqa: F401
 import bot.store.qbr  # noqa: F401
 import bot.store.reports  # noqa: F401
+import bot.store.staffing  # noqa: F401
 import bot.store.workspaces  # noqa: F401
 from bot.store import models  # noqa: F401
 

@@ -1,0 +1,74 @@
+"""``liaison staffing ingest FILE`` (forecasts and schedules) and ``liaison staffing warn`` (check shortfalls now)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("staffing", help="load forecasts and schedules; check upcoming staffing shortfalls",
+                            description="Forecasts (forecast_contacts, forecast_aht_seconds) and schedules "
+                                        "(scheduled_agents or scheduled_seconds) per partner/site/channel/interval.")
+    verbs = parser.add_subparsers(dest="staffing_command", metavar="ACTION", required=True)
+    ingest = verbs.add_parser("ingest", help="load a forecast/schedule CSV or JSON file (all or nothing)")
+    ingest.add_argument("file", help="CSV or JSON file")
+    ingest.add_argument("--format", choices=("csv", "json"), help="default: from the file name")
+    ingest.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+    ingest.set_defaults(func=_ingest)
+    warn = verbs.add_parser("warn", help="look for shortfalls in the next days now and queue the warnings")
+    warn.set_defaults(func=_warn)
+
+
+async def _ingest(args: argparse.Namespace) -> int:
+    from bot.core import Core
+    from bot.ingest.rows import FormatError
+    from bot.ingest.staffing import parse_csv, parse_json
+    from bot.services.staffing_ingest import ingest_staffing
+    from bot.store.bootstrap import ensure_schema
+
+    path = Path(args.file)
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    except OSError as exc:
+        print(f"{path}: cannot read it ({exc.strerror or exc})")
+        return 1
+    except UnicodeDecodeError as exc:
+        print(f"{path}: not UTF-8 text (byte {exc.start}); export it as UTF-8 and send it again")
+        return 1
+    fmt = args.format or ("json" if path.suffix.lower() == ".json" else "csv")
+    try:
+        records, errors = parse_json(text) if fmt == "json" else parse_csv(text)
+    except FormatError as exc:
+        print(f"{path}: {exc}")
+        return 1
+    core = Core.from_settings()
+    try:
+        await ensure_schema(core.db)
+        report = await ingest_staffing(core, records, source=path.name, dry_run=args.dry_run, errors=errors)
+    finally:
+        await core.db.dispose()
+    if report.errors:
+        print(f"{path}: rejected, nothing was written. Fix these and send the whole file again:")
+        for error in report.errors:
+            print(f"  {error.render()}")
+        return 1
+    print(f"{path}: {report.summary()}")
+    return 0
+
+
+async def _warn(args: argparse.Namespace) -> int:
+    from bot.core import Core
+    from bot.services.staffing_warnings import warn_shortfalls
+    from bot.store.bootstrap import ensure_schema
+
+    core = Core.from_settings()
+    try:
+        await ensure_schema(core.db)
+        report = await warn_shortfalls(core)
+    finally:
+        await core.db.dispose()
+    print(f"{report.partners} partner(s): {report.opened} warning(s) opened, {report.updated} updated, "
+          f"{report.closed} closed; {report.messages} message(s) queued")
+    return 0
