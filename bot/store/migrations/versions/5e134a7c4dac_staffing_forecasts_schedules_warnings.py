@@ -1,7 +1,7 @@
 """staffing forecasts schedules warnings
 
 Revision ID: 5e134a7c4dac
-Revises: 7f4d044460cd, cefc420e750a (also merges those two heads)
+Revises: 7f4d044460cd
 Create Date: 2026-12-02 01:32:47.371189
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import bot.store.types
 
 revision: str = '5e134a7c4dac'
-down_revision: str | tuple[str, ...] | None = ('7f4d044460cd', 'cefc420e750a')
+down_revision: str | None = '7f4d044460cd'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
