@@ -12,7 +12,14 @@ from aiohttp import web
 
 from bot.core import Core
 from bot.domain.access import NOT_REGISTERED, Actor
-from bot.services.dashboard_links import LINK, SESSION, TokenExpired, TokenInvalid, session_token, verify
+from bot.services.dashboard_links import (
+    LINK,
+    SESSION,
+    TokenExpired,
+    TokenInvalid,
+    session_token,
+    verify,
+)
 from bot.services.identity import resolve_actor
 
 log = logging.getLogger(__name__)

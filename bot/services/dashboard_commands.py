@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 
 from bot.actions import ActionId
 from bot.commands import CommandError, CommandRequest, command
+from bot.compose.dashboard import OPENED, dashboard_button
 from bot.core import Core
 from bot.domain.access import Actor, require_registered
 from bot.grammar import resolve_partner
 from bot.interactions import ActionResult, Press, on_action
-from bot.compose.dashboard import OPENED, dashboard_button
 from bot.messages import Message, Reply, Section
 from bot.services.dashboard_links import login_link
 

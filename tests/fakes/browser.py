@@ -49,12 +49,12 @@ class Browser:
                 f"--window-size={self.width},{self.height}", "--hide-scrollbars", "about:blank"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             args.insert(1, "--no-sandbox")  # Chromium refuses to sandbox as root (CI containers)
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True)
+        self.process = await asyncio.create_subprocess_exec(*args, stdout=subprocess.DEVNULL,
+                                                            stderr=subprocess.DEVNULL, start_new_session=True)
         port_file = self.profile / "DevToolsActivePort"
         deadline = time.monotonic() + 30
         while not (port_file.exists() and port_file.read_text().strip().count("\n") >= 1):
-            if time.monotonic() > deadline or self.process.poll() is not None:
+            if time.monotonic() > deadline or self.process.returncode is not None:
                 raise RuntimeError("chromium did not start its DevTools endpoint")
             await asyncio.sleep(0.05)
         port = int(port_file.read_text().split()[0])
@@ -73,10 +73,10 @@ class Browser:
         await self._http.close()
         self.process.terminate()
         try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+            await asyncio.wait_for(self.process.wait(), 10)
+        except TimeoutError:
             self.process.kill()
-            self.process.wait()
+            await self.process.wait()
 
     async def _read(self) -> None:
         async for msg in self._ws:
@@ -143,11 +143,11 @@ class Browser:
         shot = await self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
                                clip={"x": 0, "y": 0, "width": max(size[0], self.width),
                                      "height": min(size[1], 12000), "scale": 1})
-        path.write_bytes(base64.b64decode(shot["data"]))
+        await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
         return path
 
     async def pdf(self, path: Path) -> Path:
         """Print the page to PDF (what the browser's print dialog makes) and save it."""
         printed = await self.send("Page.printToPDF", printBackground=False, preferCSSPageSize=True)
-        path.write_bytes(base64.b64decode(printed["data"]))
+        await asyncio.to_thread(path.write_bytes, base64.b64decode(printed["data"]))
         return path
