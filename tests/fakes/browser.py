@@ -65,6 +65,7 @@ class Browser:
         self._reader = asyncio.create_task(self._read())
         await self.send("Page.enable")
         await self.send("Network.enable")
+        await self.send("Log.enable")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -102,6 +103,15 @@ class Browser:
         """Navigate and wait for the load event; return the main document's HTTP status."""
         self._events.clear()
         await self.send("Page.navigate", url=url)
+        return await self._loaded(url)
+
+    async def click(self, selector: str) -> int:
+        """Click the element ``selector`` names (a link) and wait for the next page; return its status."""
+        self._events.clear()
+        await self.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
+        return await self._loaded(selector)
+
+    async def _loaded(self, url: str) -> int:
         deadline = time.monotonic() + 60
         while True:
             if any(e["method"] == "Page.loadEventFired" for e in self._events):
