@@ -24,7 +24,14 @@ from bot.services.identity import resolve_actor
 from bot.settings import Settings
 from bot.store.db import Database
 from tests.fakes.browser import Browser
-from tests.fakes.dashboard_world import BRAVO_ESCALATION, DP_TITLE, PARTNERS, SECRET, liaison_serve, seed
+from tests.fakes.dashboard_world import (
+    BRAVO_ESCALATION,
+    DP_TITLE,
+    PARTNERS,
+    SECRET,
+    liaison_serve,
+    seed,
+)
 
 pytestmark = pytest.mark.slow
 

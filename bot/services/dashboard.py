@@ -202,12 +202,16 @@ async def _partner_lines(session: AsyncSession, partner: Partner, *, now: dateti
 
 async def charts_for(session: AsyncSession, partner: Partner, *, now: datetime,
                      metrics: Sequence[str] | None = None) -> tuple[list[Chart], list[KpiLine], list[str]]:
-    """Draw one 13-week chart per KPI: the target scopes, every channel and every site, each vs its target."""
+    """Draw one 13-week chart per KPI: the target scopes, every channel and every site, each vs its target.
+
+    It costs one grouped query per week for the partner and, with several sites, one per week per site.
+    """
     lines, targets = await _partner_lines(session, partner, now=now, metrics=metrics)
     sites = (await session.execute(select(Site).where(Site.partner_id == partner.id).order_by(Site.name))).scalars().all()
+    # one site's lines are the partner's own: draw sites only when there are several
     site_lines = {s.id: await query_kpis(session, partners=[partner], metrics=list(dict.fromkeys(
         line.metric.key for line in lines)), window_spec=WINDOW, now=now, trend=TREND_WEEKS, site_id=s.id)
-        for s in sites} if lines else {}
+        for s in sites} if lines and len(sites) > 1 else {}
     charts = []
     table = []
     for key in dict.fromkeys(line.metric.key for line in lines):
@@ -215,7 +219,7 @@ async def charts_for(session: AsyncSession, partner: Partner, *, now: datetime,
         mine = [line for line in lines if line.metric.key == key]
         table += [line for line in mine if line.channel in scoped]
         series = [_series(line, line.channel or "all channels") for line in mine]
-        for site in sites:
+        for site in sites if site_lines else ():
             series += [_series(line, f"{site.name} · {line.channel or 'all'}") for line in site_lines[site.id]
                        if line.metric.key == key and any(v is not None for v in line.trend)]
         weeks = [w.short_label for w in mine[0].trend_windows]
