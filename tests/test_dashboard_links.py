@@ -118,3 +118,12 @@ async def test_home_has_a_personal_dashboard_link_button(core, make_partner, mak
     home = await home_message(core, viewer)
     (button,) = [a for a in home.actions if a.id is ActionId.OPEN_DASHBOARD]
     assert verify(core.settings, _token(button.url), purpose=LINK, now=core.clock.now()).platform_user_id == "U-HOME"
+
+
+def test_teams_package_has_a_personal_dashboard_tab_on_the_host():
+    from adapters.teams.package import teams_manifest
+
+    manifest = teams_manifest(app_id="00000000-0000-0000-0000-000000000001", host="liaison.example.org")
+    (tab,) = manifest["staticTabs"]
+    assert tab["scopes"] == ["personal"] and tab["contentUrl"] == "https://liaison.example.org/dashboard/"
+    assert "liaison.example.org" in manifest["validDomains"]
