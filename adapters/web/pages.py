@@ -48,8 +48,9 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
     else:
         try:
             response = await handler(request)
-        except web.HTTPException as exc:
-            response = exc
+        except web.HTTPException as exc:  # redirects (sign-in, /dashboard): headers too, then re-raise
+            _secure(exc)
+            raise
         except Refusal as exc:
             response = render("refusal.html", exc.status, title=exc.title, text=exc.text)
         except (dashboard.PageNotFound, AccessDenied):
@@ -60,6 +61,12 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
             log.exception("dashboard %s failed (ref %s)", request.path, reference)
             response = render("refusal.html", 500, title="This page could not be shown",
                               text=f"Something went wrong on our side (reference {reference}). Try again shortly.")
+    _secure(response)
+    return response
+
+
+def _secure(response: web.StreamResponse) -> None:
+    """Put the dashboard's security headers on an answer."""
     svg = response.content_type == "image/svg+xml"
     response.headers["Content-Security-Policy"] = SVG_CSP if svg else PAGE_CSP
     if svg:
@@ -68,7 +75,6 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response
 
 
 async def login_page(request: web.Request) -> web.Response:

@@ -20,11 +20,11 @@ from bot.compose import feedback as feedback_compose
 from bot.compose.breach import open_breaches_section
 from bot.compose.chart import Series
 from bot.compose.escalation import event_line, level_label, when
-from bot.compose.kpi import kpi_row, metric_label, sla_status
+from bot.compose.kpi import kpi_row, sla_status
 from bot.compose.qbr import PackView, local_time
 from bot.compose.report import report_list
 from bot.compose.svg import sparkline_svg, trend_svg
-from bot.domain.access import AccessDenied, Actor, require_registered
+from bot.domain.access import Actor, require_registered
 from bot.domain.escalation import can_view
 from bot.domain.metrics import CATALOGUE, Unit, format_value
 from bot.domain.qbr import quarter_of
@@ -325,5 +325,4 @@ async def pack_page(session: AsyncSession, *, actor: Actor, slug: str, quarter: 
     return PackPage(viewer=actor.display, slug=partner.slug, pack=pack, charts=tuple(charts))
 
 
-__all__ = ["AccessDenied", "PageNotFound", "portfolio_page", "partner_page", "pack_page", "chart_svg",
-           "partner_for", "metric_label"]
+__all__ = ["PageNotFound", "portfolio_page", "partner_page", "pack_page", "chart_svg", "partner_for"]
