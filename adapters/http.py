@@ -1,4 +1,4 @@
-"""The one aiohttp app: /healthz, /api/v1/* (ingest), /slack/events, /api/messages.
+"""The one aiohttp app: /healthz, /api/v1/* (ingest), /slack/events, /api/messages, /dashboard/.
 
 Each part mounts itself through its own ``mount(app, core)``; this module only lists them.
 """
@@ -19,6 +19,7 @@ MOUNTS: tuple[str, ...] = (
     "adapters.api",
     "adapters.slack.http",
     "adapters.teams.http",
+    "adapters.web",
 )
 
 

@@ -21,6 +21,8 @@ class ActionId(StrEnum):
     FEEDBACK_OPEN_FORM = "feedback_open_form"
     REPORT_ACKNOWLEDGE = "report_acknowledge"
     QBR_ACTION_DONE = "qbr_action_done"
+    # dashboard: a link button (Home) or a button answering with a personal link (digests)
+    OPEN_DASHBOARD = "open_dashboard"
 
 
 class FormId(StrEnum):

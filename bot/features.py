@@ -4,6 +4,7 @@ One visible place: adding a feature means adding its import here.
 """
 
 import bot.services.breach_actions  # noqa: F401
+import bot.services.dashboard_commands  # noqa: F401
 import bot.services.escalation_handlers  # noqa: F401
 import bot.services.feedback  # noqa: F401
 import bot.services.kpi_commands  # noqa: F401

@@ -55,6 +55,17 @@ class Settings(BaseSettings):
         """Tell whether Slack can be served at all: a signing secret plus OAuth or a bot token."""
         return self.slack_signing_secret is not None and (self.slack_oauth or self.slack_bot_token is not None)
 
+    # Dashboard (read-only web pages at /dashboard/, opened through personal sign-in links)
+    # where people reach `liaison serve` from their browser; links in chat start with it
+    public_url: str = Field("http://127.0.0.1:3000", validation_alias=_env("LIAISON_PUBLIC_URL"))
+    # signs sign-in links and session cookies; every replica needs the same value
+    dashboard_secret: SecretStr | None = Field(None, validation_alias=_env("LIAISON_DASHBOARD_SECRET"))
+    dashboard_link_minutes: float = Field(15.0, gt=0, validation_alias=_env("LIAISON_DASHBOARD_LINK_MINUTES"))
+    dashboard_session_hours: float = Field(12.0, gt=0, validation_alias=_env("LIAISON_DASHBOARD_SESSION_HOURS"))
+    # Lax by default; "None" lets the Teams tab (a cross-site frame) keep the session
+    dashboard_cookie_samesite: str = Field("Lax", pattern="^(Lax|Strict|None)$",
+                                           validation_alias=_env("LIAISON_DASHBOARD_COOKIE_SAMESITE"))
+
     # Microsoft Teams (Bot Framework)
     microsoft_app_id: str = Field("", validation_alias=_env("MICROSOFT_APP_ID"))
     microsoft_app_password: SecretStr | None = Field(None, validation_alias=_env("MICROSOFT_APP_PASSWORD"))

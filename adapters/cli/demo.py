@@ -7,12 +7,14 @@ SLA breach, evaluates it, shows what the bot would post, then opens the console 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from aiohttp import web
 from sqlalchemy import func, select
 
 from adapters.cli.demo_escalation import show_escalation
@@ -22,7 +24,7 @@ from adapters.cli.demo_staffing import show_staffing
 from adapters.cli.digest import show_digest_and_qbr
 from adapters.console.gateway import PreviewGateway
 from adapters.console.render import render
-from adapters.console.shell import ConsoleSession, run_interactive, run_lines
+from adapters.console.shell import ConsoleSession, run_interactive
 from bot.commands import dispatch
 from bot.config.loader import ConfigError, load_config
 from bot.core import Core
@@ -58,6 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", default=None, help=f"config file (default: {EXAMPLE})")
     parser.add_argument("--weeks", type=int, default=8, help="weeks of data to generate (default 8)")
     parser.add_argument("--as", dest="user", default="admin", help="console user (default admin)")
+    parser.add_argument("--dashboard-port", type=int, default=0,
+                        help="port for the dashboard while the console is open (default: a free one)")
     parser.set_defaults(func=_demo)
 
 
@@ -154,6 +158,35 @@ SHOWCASE.append(("Staffing: forecast vs schedule, a pre-shortfall warning and a 
 SHOWCASE.append(("Weekly digest with chart, QBR reminder and pack", show_digest_and_qbr))
 
 
+async def open_dashboard(core: Core, *, port: int, user: str, write: Write) -> web.AppRunner:
+    """Serve the dashboard on 127.0.0.1 while the console is open and print the user's sign-in link."""
+    from adapters.http import create_app
+
+    runner = web.AppRunner(create_app(core, mounts=("adapters.web",)))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    bound = runner.addresses[0][1]
+    core.settings = core.settings.model_copy(update={"public_url": f"http://127.0.0.1:{bound}"})
+    _heading(write, "Dashboard: open this link in a browser while the console below is open")
+    await show_command(core, write, "dashboard", user=user)
+    write("(Type `dashboard` again for a fresh link; `dashboard acme` opens a partner's page.)")
+    return runner
+
+
+async def _run_piped(session: ConsoleSession, stdin) -> None:  # noqa: ANN001 - a text stream
+    """Answer piped lines without blocking the event loop, so the dashboard keeps serving meanwhile."""
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, stdin.readline)
+        if not line:
+            break
+        if line.strip():
+            session.write(f"\n{session.user}> {line.strip()}")
+        if not await session.handle(line):
+            break
+
+
 async def _demo(args: argparse.Namespace) -> int:
     write: Write = print
     core = Core.from_settings()
@@ -180,12 +213,17 @@ async def _demo(args: argparse.Namespace) -> int:
             await step(core, preview, write)
         if args.no_shell:
             return 0
-        _heading(write, "Console: type commands as in Slack (help, kpi acme, kpi all csat last-week, sla, quit)")
-        session = ConsoleSession(core=core, user=args.user, write=write)
-        if sys.stdin.isatty():
-            await run_interactive(session, sys.stdin)
-        else:
-            await run_lines(session, sys.stdin)
+        runner = await open_dashboard(core, port=args.dashboard_port, user=args.user, write=write)
+        try:
+            _heading(write, "Console: type commands as in Slack (help, kpi acme, kpi all csat last-week, sla, "
+                            "dashboard, quit)")
+            session = ConsoleSession(core=core, user=args.user, write=write)
+            if sys.stdin.isatty():
+                await run_interactive(session, sys.stdin)
+            else:
+                await _run_piped(session, sys.stdin)
+        finally:
+            await runner.cleanup()
         return 0
     finally:
         await core.db.dispose()

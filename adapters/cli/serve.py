@@ -101,6 +101,9 @@ async def serve(core: Core, *, host: str, port: int, socket_mode: bool = False,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if core.settings.dashboard_secret is None:
+        log.warning("LIAISON_DASHBOARD_SECRET is not set: dashboard links work only on this one process "
+                    "and stop working when it restarts")
     runner = web.AppRunner(create_app(core))
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

@@ -15,7 +15,9 @@ _STATUS = {Status.OK: "ok", Status.WARNING: "WARN", Status.BREACH: "BREACH", Sta
 def _wrap(text: str, indent: str = "") -> list[str]:
     lines: list[str] = []
     for para in text.splitlines() or [""]:
-        lines.extend(textwrap.wrap(para, WIDTH - len(indent), initial_indent=indent, subsequent_indent=indent) or [indent])
+        # long words (links) stay whole so they can be copied from the terminal
+        lines.extend(textwrap.wrap(para, WIDTH - len(indent), initial_indent=indent, subsequent_indent=indent,
+                                   break_long_words=False, break_on_hyphens=False) or [indent])
     return lines
 
 

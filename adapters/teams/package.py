@@ -32,7 +32,7 @@ def _icon(size: int, *, outline: bool) -> bytes:
 
 
 def teams_manifest(*, app_id: str, host: str, version: str = "1.0.0") -> dict:
-    """Return manifest.json for the bot; commandLists come from the command registry."""
+    """Return manifest.json for the bot and its Dashboard tab; commandLists come from the command registry."""
     domain = urlparse(host if "://" in host else f"https://{host}").netloc
     command_list = [{"title": spec.verb, "description": spec.summary[:128]} for spec in commands()][:10]
     return {
@@ -52,6 +52,9 @@ def teams_manifest(*, app_id: str, host: str, version: str = "1.0.0") -> dict:
         "bots": [{"botId": app_id, "scopes": ["personal", "team", "groupChat"], "supportsFiles": False,
                   "isNotificationOnly": False,
                   "commandLists": [{"scopes": ["personal", "team", "groupChat"], "commands": command_list}]}],
+        # the personal tab opens the dashboard; without a session it says how to get a sign-in link
+        "staticTabs": [{"entityId": "dashboard", "name": "Dashboard", "contentUrl": f"https://{domain}/dashboard/",
+                        "websiteUrl": f"https://{domain}/dashboard/", "scopes": ["personal"]}],
         "permissions": ["identity", "messageTeamMembers"],
         "validDomains": [domain],
     }

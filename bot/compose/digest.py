@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.compose.dashboard import dashboard_button
 from bot.domain.scorecard import Scorecard
 from bot.messages import Fact, Image, KpiRow, Message, Section, Severity, Status
 
@@ -50,6 +51,7 @@ def digest_message(view: DigestView) -> Message:
         severity=Severity.WARNING if breached else Severity.INFO,
         sections=tuple(sections),
         image=image,
+        actions=(dashboard_button(),),
         context="Scorecard: each KPI's attainment vs target (capped at 120%), weighted to 0-100.",
         ephemeral=False,
     )

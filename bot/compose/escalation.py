@@ -177,6 +177,11 @@ def _event_line(event: EscalationEvent, *, ref: str, tz: ZoneInfo, level_names: 
     return line
 
 
+def event_line(event: EscalationEvent, *, ref: str, tz: ZoneInfo, level_names: tuple[str, ...]) -> str:
+    """Phrase one audit event as the card's thread does ("Mon 16 Nov 11:00 CET - Ana acknowledged (L1 ...)")."""
+    return _event_line(event, ref=ref, tz=tz, level_names=level_names)
+
+
 def history_entry(esc: Escalation, event: EscalationEvent, ctx: CardContext) -> Message:
     """Return the thread reply recording one change."""
     line = _event_line(event, ref=esc.ref, tz=ctx.tz, level_names=ctx.level_names)

@@ -15,12 +15,15 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.compose.breach import open_breaches_section
+from bot.compose.dashboard import dashboard_button
 from bot.compose.kpi import kpi_row
 from bot.compose.outbox import dead_letters_section
 from bot.core import Core
 from bot.domain.access import NOT_REGISTERED, Actor
+from bot.domain.escalation import can_view
 from bot.grammar import visible_partners
 from bot.messages import Message, Section
+from bot.services.dashboard_links import login_link
 from bot.services.evaluation import open_episode_views
 from bot.services.kpi_query import PORTFOLIO_METRICS, query_kpis
 from bot.services.outbox import dead_letters
@@ -51,7 +54,7 @@ async def escalations_section(session: AsyncSession, actor: Actor, now: datetime
     stmt = select(Escalation).where(Escalation.partner_id.in_(list(partners)),
                                     Escalation.status.in_(["open", "acknowledged"])).order_by(Escalation.id.desc())
     rows = [e for e in (await session.execute(stmt.limit(20))).scalars().all()
-            if e.category != "data_protection" or actor.has("data_protection")]
+            if can_view(actor, partner_id=e.partner_id, category=e.category, filed_by=e.filed_by)]
     if not rows:
         return Section(heading="Open escalations", text="No open escalations.")
     return Section(heading="Open escalations", bullets=tuple(
@@ -90,5 +93,7 @@ async def home_message(core: Core, actor: Actor) -> Message:
             if section is not None:
                 sections.append(section)
     who = "client view" if actor.is_client_side else f"partner view: {actor.partner_slug}"
+    url, _ = login_link(core.settings, platform=actor.platform, platform_user_id=actor.platform_user_id, now=now)
     return Message(title="Liaison", summary=f"Hello {actor.display} ({who}).", sections=tuple(sections),
+                   actions=(dashboard_button(url=url),),
                    context="Updated when you open this tab. Type /liaison help for commands.")

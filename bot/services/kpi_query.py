@@ -143,10 +143,12 @@ async def query_kpis(
     trend: int = DEFAULT_TREND,
     site_id: int | None = None,
     channel: str | None = None,
+    every_channel: bool = False,
 ) -> list[KpiLine]:
     """Answer KPIs for ``partners`` x ``metrics`` over ``window_spec`` resolved in each partner's tz.
 
-    ``channel`` forces one scope instead of the target scopes; ``site_id`` narrows to a site.
+    ``channel`` forces one scope instead of the target scopes; ``site_id`` narrows to a site;
+    ``every_channel`` adds a line per channel with data in the series (from the same sums).
     Raises bot.domain.windows.WindowError for an unreadable window spec.
     """
     metric_keys = [CATALOGUE[m].key for m in metrics]
@@ -167,7 +169,11 @@ async def query_kpis(
         ref = partner_ref(partner)
         for key in metric_keys:
             metric = CATALOGUE[key]
-            for scope in ([channel] if channel else scopes_for(targets, key)):
+            scopes = [channel] if channel else scopes_for(targets, key)
+            if every_channel:
+                seen = sorted({ch for w in series for ch in sums.grouped(partner.id, key, span(w), by="channel")})
+                scopes += [ch for ch in seen if ch not in scopes]
+            for scope in scopes:
                 # Stocks (Aggregation.LAST) add up too: each channel's newest snapshot, summed.
                 found = [_combine(metric, list(sums.grouped(partner.id, key, span(w), by="channel",
                                                              channel=scope).values())) for w in series]
