@@ -27,8 +27,8 @@ def _authorized(request: web.Request, core: Core) -> bool:
     return hmac.compare_digest(given.strip().encode(), token.get_secret_value().encode())
 
 
-async def post_measurements(request: web.Request) -> web.Response:
-    core = request.app[_CORE]
+async def _ingest_body(request: web.Request, core) -> bytes | web.Response:
+    """Return the authorized JSON body of an ingest request, or the problem answer that refuses it."""
     if core.settings.ingest_token is None:
         return _problem(503, "ingest is disabled: set LIAISON_INGEST_TOKEN on the server")
     if not _authorized(request, core):
@@ -42,6 +42,14 @@ async def post_measurements(request: web.Request) -> web.Response:
     body = await request.content.read(limit + 1)
     if len(body) > limit:
         return _problem(413, f"body larger than {limit} bytes; split the file")
+    return body
+
+
+async def post_measurements(request: web.Request) -> web.Response:
+    core = request.app[_CORE]
+    body = await _ingest_body(request, core)
+    if isinstance(body, web.Response):
+        return body
     try:
         records, errors = parse_json(body)
     except FormatError as exc:
@@ -61,19 +69,9 @@ async def post_staffing(request: web.Request) -> web.Response:
     from bot.services.staffing_ingest import ingest_staffing
 
     core = request.app[_CORE]
-    if core.settings.ingest_token is None:
-        return _problem(503, "ingest is disabled: set LIAISON_INGEST_TOKEN on the server")
-    if not _authorized(request, core):
-        return _problem(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"},
-                        hint="send Authorization: Bearer <LIAISON_INGEST_TOKEN>")
-    limit = core.settings.ingest_max_bytes
-    if request.content_length is not None and request.content_length > limit:
-        return _problem(413, f"body larger than {limit} bytes; split the file")
-    if request.content_type != "application/json":
-        return _problem(415, "send JSON with Content-Type: application/json")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        return _problem(413, f"body larger than {limit} bytes; split the file")
+    body = await _ingest_body(request, core)
+    if isinstance(body, web.Response):
+        return body
     try:
         records, errors = parse_staffing(body)
     except FormatError as exc:

@@ -58,22 +58,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     pull.set_defaults(func=_pull)
 
 
-async def _ingest(args: argparse.Namespace) -> int:
-    path = Path(args.file)
+async def read_export(path: Path, *, fmt: str | None, parse_csv, parse_json):
+    """Read and parse an export file as CSV or JSON; on failure print one line and return None."""
     try:
         text = await asyncio.to_thread(path.read_text, encoding="utf-8")
     except OSError as exc:
         print(f"{path}: cannot read it ({exc.strerror or exc})")
-        return 1
+        return None
     except UnicodeDecodeError as exc:
         print(f"{path}: not UTF-8 text (byte {exc.start}); export it as UTF-8 and send it again")
-        return 1
-    fmt = args.format or ("json" if path.suffix.lower() == ".json" else "csv")
+        return None
+    fmt = fmt or ("json" if path.suffix.lower() == ".json" else "csv")
     try:
-        records, errors = parse_json(text) if fmt == "json" else parse_csv(text)
+        return parse_json(text) if fmt == "json" else parse_csv(text)
     except FormatError as exc:
         print(f"{path}: {exc}")
+        return None
+
+
+async def _ingest(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    parsed = await read_export(path, fmt=args.format, parse_csv=parse_csv, parse_json=parse_json)
+    if parsed is None:
         return 1
+    records, errors = parsed
     core = Core.from_settings()
     try:
         await ensure_schema(core.db)

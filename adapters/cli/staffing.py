@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 
 
@@ -22,27 +21,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def _ingest(args: argparse.Namespace) -> int:
+    from adapters.cli.ingest import read_export
     from bot.core import Core
-    from bot.ingest.rows import FormatError
     from bot.ingest.staffing import parse_csv, parse_json
     from bot.services.staffing_ingest import ingest_staffing
     from bot.store.bootstrap import ensure_schema
 
     path = Path(args.file)
-    try:
-        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
-    except OSError as exc:
-        print(f"{path}: cannot read it ({exc.strerror or exc})")
+    parsed = await read_export(path, fmt=args.format, parse_csv=parse_csv, parse_json=parse_json)
+    if parsed is None:
         return 1
-    except UnicodeDecodeError as exc:
-        print(f"{path}: not UTF-8 text (byte {exc.start}); export it as UTF-8 and send it again")
-        return 1
-    fmt = args.format or ("json" if path.suffix.lower() == ".json" else "csv")
-    try:
-        records, errors = parse_json(text) if fmt == "json" else parse_csv(text)
-    except FormatError as exc:
-        print(f"{path}: {exc}")
-        return 1
+    records, errors = parsed
     core = Core.from_settings()
     try:
         await ensure_schema(core.db)

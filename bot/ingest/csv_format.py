@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 
 from bot.ingest.rows import COLUMNS, REQUIRED, FormatError, RawRecord, RowError
 
 
 def parse_csv(text: str) -> tuple[list[RawRecord], list[RowError]]:
-    """Parse CSV text; the header is line 1, so the first data row is line 2."""
+    """Parse a measurements CSV; the header is line 1, so the first data row is line 2."""
+    return read_csv(text, columns=COLUMNS, required=REQUIRED,
+                    unknown_hint="the columns are listed in README (Ingest formats)")
+
+
+def read_csv(text: str, *, columns: Sequence[str], required: Sequence[str],
+             unknown_hint: str) -> tuple[list[RawRecord], list[RowError]]:
+    """Read CSV text with these columns into raw records; header problems are all reported on line 1."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     try:
         fieldnames = reader.fieldnames
@@ -19,11 +27,10 @@ def parse_csv(text: str) -> tuple[list[RawRecord], list[RowError]]:
     if not header:
         raise FormatError("the file is empty: expected a header line with the column names")
     errors: list[RowError] = []
-    unknown = [h for h in header if h not in COLUMNS]
+    unknown = [h for h in header if h not in columns]
     if unknown:
-        errors.append(RowError("line 1", None, f"unknown column(s): {', '.join(unknown)}; "
-                                               f"the columns are listed in README (Ingest formats)"))
-    missing = [c for c in REQUIRED if c not in header]
+        errors.append(RowError("line 1", None, f"unknown column(s): {', '.join(unknown)}; {unknown_hint}"))
+    missing = [c for c in required if c not in header]
     if missing:
         errors.append(RowError("line 1", None, f"missing required column(s): {', '.join(missing)}"))
     repeated = sorted({h for h in header if header.count(h) > 1})

@@ -6,8 +6,6 @@ One row per partner / site / channel / interval carries a forecast (``forecast_c
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -16,6 +14,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.channels import ContactChannel
+from bot.ingest.csv_format import read_csv
 from bot.ingest.rows import FormatError, RawRecord, RowError
 from bot.ingest.validate import PartnerInfo, _minutes, _number, interval_end
 
@@ -48,39 +47,9 @@ class StaffingRow:
 
 
 def parse_csv(text: str) -> tuple[list[RawRecord], list[RowError]]:
-    """Parse CSV text; the header is line 1, so the first data row is line 2."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    try:
-        header = [h.strip() for h in (reader.fieldnames or [])]
-    except csv.Error as exc:
-        raise FormatError(f"the header line is not CSV: {exc}") from exc
-    if not header:
-        raise FormatError("the file is empty: expected a header line with the column names")
-    errors = []
-    unknown = [h for h in header if h not in COLUMNS]
-    if unknown:
-        errors.append(RowError("line 1", None, f"unknown column(s): {', '.join(unknown)}; the staffing columns are "
-                                               f"{', '.join(COLUMNS)}"))
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        errors.append(RowError("line 1", None, f"missing required column(s): {', '.join(missing)}"))
-    repeated = sorted({h for h in header if header.count(h) > 1})
-    if repeated:
-        errors.append(RowError("line 1", None, f"column(s) named twice: {', '.join(repeated)}"))
-    if errors:
-        return [], errors
-    reader.fieldnames = header
-    records = []
-    try:
-        for row in reader:
-            where = f"line {reader.line_num}"
-            if None in row:
-                errors.append(RowError(where, None, f"{len(header) + len(row[None])} cells but {len(header)} columns"))
-                continue
-            records.append(RawRecord(where, {k: (v.strip() if isinstance(v, str) else v) for k, v in row.items()}))
-    except csv.Error as exc:
-        errors.append(RowError(f"line {reader.line_num}", None, f"not readable as CSV: {exc}"))
-    return records, errors
+    """Parse a staffing CSV; the header is line 1, so the first data row is line 2."""
+    return read_csv(text, columns=COLUMNS, required=REQUIRED,
+                    unknown_hint=f"the staffing columns are {', '.join(COLUMNS)}")
 
 
 def _no_constant(name: str) -> float:
