@@ -56,9 +56,7 @@ async def post_measurements(request: web.Request) -> web.Response:
         return _problem(422, str(exc), errors=[])
     report = await ingest_rows(core, records, source="api", errors=errors)
     if report.errors:
-        return web.json_response({"error": "rejected, nothing was written", "errors": [
-            {"item": _item(e.where), "field": e.field, "error": e.error} for e in report.errors
-        ]}, status=422)
+        return _rejected(report.errors)
     return web.json_response({"rows": report.rows, "measurements": report.measurements, "created": report.created,
                               "changed": report.changed, "unchanged": report.unchanged})
 
@@ -78,11 +76,16 @@ async def post_staffing(request: web.Request) -> web.Response:
         return _problem(422, str(exc), errors=[])
     report = await ingest_staffing(core, records, source="api", errors=errors)
     if report.errors:
-        return web.json_response({"error": "rejected, nothing was written", "errors": [
-            {"item": _item(e.where), "field": e.field, "error": e.error} for e in report.errors
-        ]}, status=422)
+        return _rejected(report.errors)
     return web.json_response({"rows": report.rows, "forecast": vars(report.forecast),
                               "schedule": vars(report.schedule), "versions": report.versions})
+
+
+def _rejected(errors) -> web.Response:
+    """Answer 422 with every row error, each naming its item and field."""
+    return web.json_response({"error": "rejected, nothing was written", "errors": [
+        {"item": _item(e.where), "field": e.field, "error": e.error} for e in errors
+    ]}, status=422)
 
 
 def _item(where: str) -> int | None:

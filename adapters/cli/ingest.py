@@ -15,7 +15,7 @@ from bot.core import Core
 from bot.ingest.csv_format import parse_csv
 from bot.ingest.json_format import parse_json
 from bot.ingest.rows import FormatError
-from bot.services.ingest import IngestReport, ingest_rows
+from bot.services.ingest import ingest_rows
 from bot.services.pull import partner_timezones, pull_into
 from bot.store.bootstrap import ensure_schema
 
@@ -88,10 +88,11 @@ async def _ingest(args: argparse.Namespace) -> int:
         report = await ingest_rows(core, records, source=path.name, dry_run=args.dry_run, errors=errors)
     finally:
         await core.db.dispose()
-    return _answer(str(path), report, fix="Fix these and send the whole file again:")
+    return answer_report(str(path), report, fix="Fix these and send the whole file again:")
 
 
-def _answer(name: str, report: IngestReport, *, fix: str) -> int:
+def answer_report(name: str, report, *, fix: str) -> int:
+    """Print a rejected report's errors or an accepted one's summary; return the exit status."""
     if report.errors:
         print(f"{name}: rejected, nothing was written. {fix}")
         for error in report.errors:
@@ -148,4 +149,4 @@ async def _pull(args: argparse.Namespace) -> int:
           f"fetched; {len(result.records)} day rows")
     for reason, count in sorted(result.skipped.items()):
         print(f"  skipped {count}: {reason}")
-    return _answer("zendesk", report, fix="Check --partner, --group and --brand:")
+    return answer_report("zendesk", report, fix="Check --partner, --group and --brand:")

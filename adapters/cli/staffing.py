@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def _ingest(args: argparse.Namespace) -> int:
-    from adapters.cli.ingest import read_export
+    from adapters.cli.ingest import answer_report, read_export
     from bot.core import Core
     from bot.ingest.staffing import parse_csv, parse_json
     from bot.services.staffing_ingest import ingest_staffing
@@ -38,13 +38,7 @@ async def _ingest(args: argparse.Namespace) -> int:
         report = await ingest_staffing(core, records, source=path.name, dry_run=args.dry_run, errors=errors)
     finally:
         await core.db.dispose()
-    if report.errors:
-        print(f"{path}: rejected, nothing was written. Fix these and send the whole file again:")
-        for error in report.errors:
-            print(f"  {error.render()}")
-        return 1
-    print(f"{path}: {report.summary()}")
-    return 0
+    return answer_report(str(path), report, fix="Fix these and send the whole file again:")
 
 
 async def _warn(args: argparse.Namespace) -> int:
