@@ -32,4 +32,4 @@ async def run(core: Core) -> DeliveryReport:
 
 
 JOB = Job(JOB_ID, run, every=timedelta(seconds=Settings().delivery_interval_seconds),
-          description="deliver the outbox: retries, Retry-After, pacing, dead letters")
+          description="deliver the outbox: retries, Retry-After, pacing, dead letters", exclusive=False)

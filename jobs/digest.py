@@ -7,6 +7,7 @@ outbox key "digest:<slug>:<week>" is checked before anything is built.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,10 +18,13 @@ from bot.config.schema import ClientProfile, DigestSchedule
 from bot.core import Core
 from bot.services.digest import build_digest, build_portfolio_digest, week_label
 from bot.services.outbox import enqueue_to_route
+from bot.store.locks import locked_transaction
 from bot.store.models import Partner
 from bot.store.outbox import OutboxItem
 from bot.store.policy import load_policy
 from jobs.registry import Job
+
+log = logging.getLogger(__name__)
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A digest more than this late (an outage, a first deploy mid-week) is skipped rather than sent stale.
@@ -52,24 +56,32 @@ async def run(core: Core) -> list[str]:
         client = await load_policy(s, None, "client", ClientProfile)
         client_schedule = await load_policy(s, None, "digest", DigestSchedule) or DigestSchedule()
     for partner in partners:
-        async with core.db.transaction() as s:
-            schedule = await load_policy(s, partner.id, "digest", DigestSchedule) or DigestSchedule()
-            week = due_week(schedule, now=now, tz=partner.timezone)
-            key = f"digest:{partner.slug}:{week}"
-            if week is None or await _sent(s, key):
-                continue
-            _, message = await build_digest(s, partner=partner, now=now)
-            await enqueue_to_route(s, partner_id=partner.id, purpose="digests", message=message, key=key, now=now)
-            done.append(key)
+        try:
+            # under the partner's digest lock: a second runner waits, then finds the key sent
+            async with locked_transaction(core.db, f"digest:{partner.slug}") as s:
+                schedule = await load_policy(s, partner.id, "digest", DigestSchedule) or DigestSchedule()
+                week = due_week(schedule, now=now, tz=partner.timezone)
+                key = f"digest:{partner.slug}:{week}"
+                if week is None or await _sent(s, key):
+                    continue
+                _, message = await build_digest(s, partner=partner, now=now)
+                await enqueue_to_route(s, partner_id=partner.id, purpose="digests", message=message, key=key, now=now)
+        except Exception:  # one partner's failure must not cost the others their digest
+            log.exception("digest of partner %s failed; going on with the others", partner.slug)
+            continue
+        done.append(key)
     tz = client.timezone if client else "UTC"
     week = due_week(client_schedule, now=now, tz=tz)
     key = f"digest:portfolio:{week}"
     if week is not None and partners:
-        async with core.db.transaction() as s:
-            if not await _sent(s, key):
-                _, message = await build_portfolio_digest(s, partners=partners, now=now)
-                await enqueue_to_route(s, partner_id=None, purpose="digests", message=message, key=key, now=now)
-                done.append(key)
+        try:
+            async with locked_transaction(core.db, "digest:portfolio") as s:
+                if not await _sent(s, key):
+                    _, message = await build_portfolio_digest(s, partners=partners, now=now)
+                    await enqueue_to_route(s, partner_id=None, purpose="digests", message=message, key=key, now=now)
+                    done.append(key)
+        except Exception:
+            log.exception("portfolio digest %s failed", key)
     return done
 
 

@@ -22,6 +22,9 @@ class Job:
     every: timedelta | None = None  # interval trigger
     cron: dict = field(default_factory=dict)  # APScheduler CronTrigger fields (UTC), when no interval
     description: str = ""
+    # at most one replica runs an exclusive job at a time (a per-job advisory lock on PostgreSQL);
+    # delivery is not exclusive: every replica sends, one sender per destination at a time
+    exclusive: bool = True
 
 
 # The one visible list of job modules; each defines JOB (a Job) or JOBS (a list of Job).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.core import Core
 from bot.ports import ChatGateway
 from bot.services import outbox
+from bot.store.locks import try_hold
 from jobs import deliver
 from jobs.deliver import JOB_ID as DELIVER_JOB_ID
 from jobs.registry import Job, all_jobs
@@ -20,14 +22,42 @@ from jobs.registry import Job, all_jobs
 log = logging.getLogger(__name__)
 
 
+# Runs in progress in this process, so a graceful shutdown can let them finish.
+RUNNING: set[asyncio.Task] = set()
+
+
 def _runner(core: Core, job: Job):  # noqa: ANN202
     async def run() -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            RUNNING.add(task)
         try:
-            result = await job.run(core)
+            if not job.exclusive:
+                result = await job.run(core)
+            else:
+                # every replica's scheduler fires; the one that gets the job's lock does the work
+                async with try_hold(core.db, f"job:{job.id}") as mine:
+                    if not mine:
+                        log.debug("job %s: another replica is running it", job.id)
+                        return
+                    result = await job.run(core)
             log.debug("job %s: %s", job.id, result)
         except Exception:  # a failing run must not kill the schedule; the next run retries
             log.exception("job %s failed", job.id)
+        finally:
+            if task is not None:
+                RUNNING.discard(task)
     return run
+
+
+async def drain(within: float) -> None:
+    """Wait (up to ``within`` seconds) for the job runs in progress to finish; cancel the rest."""
+    running = [t for t in RUNNING if not t.done()]
+    if running:
+        _done, pending = await asyncio.wait(running, timeout=within)
+        for task in pending:
+            log.warning("job run still going at shutdown; cancelling it")
+            task.cancel()
 
 
 def build_scheduler(core: Core, gateways: Mapping[str, ChatGateway] | None = None) -> AsyncIOScheduler:

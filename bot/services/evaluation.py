@@ -7,12 +7,14 @@ Episode changes and the messages they cause commit in one transaction per target
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.compose.breach import (
@@ -31,8 +33,11 @@ from bot.domain.windows import Granularity, Window, window_containing
 from bot.messages import Status
 from bot.services.outbox import enqueue_to_route
 from bot.store.alerts import BreachEpisode, EpisodeStatus, EvaluationMark, PreBreachWarning
+from bot.store.locks import locked_transaction
 from bot.store.measurements import Parts, Span, WindowSums, sum_parts, sum_windows
 from bot.store.models import Partner, Site, Target
+
+log = logging.getLogger(__name__)
 
 # Without a mark or an explicit ``since``, look back at most this many windows.
 MAX_CATCHUP_WINDOWS = 48
@@ -51,6 +56,7 @@ class EvaluationReport:
     recovered: int = 0
     warnings: int = 0
     messages: int = 0
+    failed: int = 0  # targets whose evaluation raised (logged with their id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +320,9 @@ async def _evaluate_target(core: Core, ctx: _Ctx, *, since: datetime | None, ful
     last_complete = window_containing(gran, now, ctx.tz).previous()
     announce_from = last_complete.previous().start_utc
     followup_every = timedelta(hours=core.settings.followup_hours)
-    async with core.db.transaction() as session:
+    # One evaluator per target at a time, on every path (scheduler, after ingest, CLI, any
+    # replica): the second waits, then reads the first one's mark and finds nothing new.
+    async with locked_transaction(core.db, f"evaluate:{target.id}") as session:
         mark = await session.get(EvaluationMark, target.id)
         latest = (await session.execute(
             select(BreachEpisode).where(BreachEpisode.target_id == target.id)
@@ -366,7 +374,15 @@ async def evaluate(core: Core, *, partner_ids: Iterable[int] | None = None, sinc
             continue
         ctx = _Ctx(target=target, partner=partner, tz=ZoneInfo(partner.timezone),
                    threshold=threshold_of(target), sites=sites)
-        await _evaluate_target(core, ctx, since=since, full=full, report=report)
+        try:
+            await _evaluate_target(core, ctx, since=since, full=full, report=report)
+        except IntegrityError:
+            # another evaluator opened this target's episode first (uq_breach_open_target): it announces
+            log.info("evaluation of target %s lost a race to another evaluator; nothing to do", target.id)
+        except Exception:  # one bad target must not stop the others
+            log.exception("evaluation of target %s (partner %s) failed; going on with the others",
+                          target.id, partner.slug)
+            report.failed += 1
     return report
 
 

@@ -33,6 +33,7 @@ from bot.services import digest, home, qbr
 from bot.services.identity import preferred_identity
 from bot.services.outbox import enqueue_direct, enqueue_to_route
 from bot.store.db import Database
+from bot.store.locks import locked_transaction
 from bot.store.models import Partner, User
 from bot.store.policy import load_policy
 from bot.store.reports import ReportNudge, ReverseReport
@@ -164,7 +165,8 @@ async def send_nudges(db: Database, *, now: datetime) -> list[str]:
     sending = in_nudge_hours(now, tz)
     keys: list[str] = []
     for handle, identities in by_handle.items():
-        async with db.transaction() as session:
+        # under the person's nudge lock: a second runner waits, then sees the first one's marks
+        async with locked_transaction(db, f"nudge:{handle}") as session:
             last_reports = dict((await session.execute(
                 select(ReverseReport.partner_id, func.max(ReverseReport.sent_at))
                 .where(ReverseReport.author_handle == handle).group_by(ReverseReport.partner_id))).all())
@@ -179,7 +181,9 @@ async def send_nudges(db: Database, *, now: datetime) -> list[str]:
                 if not sending or now - max(marks) < NUDGE_AFTER:
                     continue
                 user = preferred_identity(identities)
-                key = f"report-nudge:{handle}:{partner.id}:{now:%Y-%m-%d}"
+                # keyed by the mark the quiet spell counts from, not the day: one nudge per spell,
+                # whichever replica sends it and on whichever side of midnight
+                key = f"report-nudge:{handle}:{partner.id}:{max(marks):%Y%m%dT%H%M%S}"
                 await enqueue_direct(session, user=user,
                                      message=compose.nudge(partner_name=partner.name, partner_slug=partner.slug,
                                                            last_sent=last_reports.get(partner.id)),

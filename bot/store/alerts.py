@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from bot.store.models import utc_column
@@ -19,6 +19,10 @@ class BreachEpisode(SQLModel, table=True):
     """One continuous breach of a target: opened at the first violating window, closed on recovery."""
 
     __tablename__ = "breach_episode"
+    # At most one open episode per target, whoever evaluates: a replica that loses the race
+    # rolls back instead of announcing a second breach.
+    __table_args__ = (Index("uq_breach_open_target", "target_id", unique=True,
+                            postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),)
 
     id: int | None = Field(default=None, primary_key=True)
     target_id: int = Field(foreign_key="target.id", index=True)

@@ -38,6 +38,11 @@ class OutboxItem(SQLModel, table=True):
     next_attempt_at: datetime = utc_column()
     # lease: a worker that claimed the row owns it until then (crash -> lease lapses -> retry)
     claimed_until: datetime | None = utc_column(nullable=True)
+    # who holds the claim (one token per delivery batch): a row is finished only by its holder
+    claim_token: str | None = Field(default=None, max_length=36)
+    # set just before the platform is called, cleared when the outcome is recorded: a row
+    # reclaimed with it set may already have reached the platform (its sender died mid-send)
+    sending_since: datetime | None = utc_column(nullable=True)
     last_error: str = Field(default="", max_length=1000)
     ref: str | None = Field(default=None, max_length=256)  # platform message ref once sent
     thread_of: str | None = Field(default=None, max_length=400)  # key of the item to thread under
@@ -49,10 +54,12 @@ class OutboxItem(SQLModel, table=True):
 
 
 class DestinationHold(SQLModel, table=True):
-    """A destination the platform told us to leave alone until ``until`` (Slack 429 Retry-After).
+    """Per destination state shared by every replica: a platform hold and the pace.
 
-    Every row for it waits, including rows enqueued after the 429 arrived, so nothing
-    jumps the queue into a channel that is rate limited.
+    ``until``: the platform told us to leave the destination alone until then (Slack 429
+    Retry-After); every row for it waits, including rows enqueued after the 429 arrived, so
+    nothing jumps the queue into a channel that is rate limited. ``next_send_at``: the pace
+    (one message per LIAISON_SLACK_PACE_SECONDS), kept here so N replicas together keep it.
     """
 
     __tablename__ = "destination_hold"
@@ -60,3 +67,4 @@ class DestinationHold(SQLModel, table=True):
     platform: str = Field(max_length=16, primary_key=True)
     destination: str = Field(max_length=256, primary_key=True)
     until: datetime = utc_column()
+    next_send_at: datetime | None = utc_column(nullable=True)
