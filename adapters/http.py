@@ -11,6 +11,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.core import Core
+from bot.store import locks
 
 CORE_KEY: web.AppKey[Core] = web.AppKey("core", Core)
 
@@ -30,7 +31,12 @@ async def healthz(request: web.Request) -> web.Response:
             await session.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - health must answer, not raise
         return web.json_response({"status": "degraded", "database": str(exc.__class__.__name__)}, status=503)
-    return web.json_response({"status": "ok"})
+    # which job locks this replica holds right now: with several replicas, exactly one holds each
+    # running job's lock (scheduler_lock says whether this one is doing scheduled work at the moment)
+    held = sorted(name.removeprefix("job:") for name in locks.HELD)
+    return web.json_response({"status": "ok", "scheduler_lock": bool(held), "jobs_running": held,
+                              "draining": core.draining,
+                              "coordination": "sqlite-single-process" if core.db.is_sqlite else "postgresql"})
 
 
 def create_app(core: Core, *, mounts: tuple[str, ...] | None = None) -> web.Application:

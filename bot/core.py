@@ -16,6 +16,8 @@ class Core:
     clock: Clock = field(default_factory=SystemClock)
     # chat gateways by platform ("slack", "teams"), set by `liaison serve`; jobs deliver through them
     gateways: dict = field(default_factory=dict)
+    # set on SIGTERM: the delivery worker claims nothing more and finishes only the send in flight
+    draining: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, clock: Clock | None = None) -> Core:

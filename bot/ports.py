@@ -48,11 +48,13 @@ class DeliveryError(Exception):
     """A gateway failed to deliver; ``retry_after`` set when the platform asked us to wait."""
 
     def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
-                 gone: bool = False) -> None:
+                 gone: bool = False, in_doubt: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
         self.gone = gone  # the destination no longer exists or the bot was removed
+        # no answer came (timeout, dropped connection): the platform may have taken the message
+        self.in_doubt = in_doubt
 
 
 class ChatGateway(Protocol):
@@ -70,4 +72,28 @@ class ChatGateway(Protocol):
 
     async def send_direct(self, user_id: str, message: Message) -> PostResult:
         """Send ``message`` to one user privately (DM / personal chat)."""
+        ...
+
+
+@runtime_checkable
+class KeyedGateway(Protocol):
+    """A gateway whose messages carry their outbox key, so a send in doubt can be looked up first.
+
+    Slack implements it (the key rides in message metadata); the delivery worker then posts the
+    message and its files as separate recorded steps, and never repeats a message it finds.
+    Destinations are the outbox's own ("C0ALERTS", "T0ACME/C0ALERTS", "user:U0MARIA").
+    """
+
+    async def post_keyed(self, destination: str, message: Message, *, key: str,
+                         thread_ref: str | None = None) -> PostResult:
+        """Post the message alone (no files), tagged with ``key``."""
+        ...
+
+    async def find_posted(self, destination: str, key: str, *, thread_ref: str | None = None,
+                          since: datetime | None = None) -> str | None:
+        """Return the ref of the message tagged ``key`` if the platform has it, else None."""
+        ...
+
+    async def attach(self, ref: str, message: Message) -> None:
+        """Upload the message's chart and attachments under the posted message ``ref``."""
         ...

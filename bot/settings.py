@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     delivery_interval_seconds: float = Field(5.0, gt=0, validation_alias=_env("LIAISON_DELIVERY_INTERVAL_SECONDS"))
     # a worker owns claimed rows this long; after a crash they are retried once it lapses
     delivery_lease_seconds: float = Field(120.0, gt=0, validation_alias=_env("LIAISON_DELIVERY_LEASE_SECONDS"))
+    # on SIGTERM, how long `serve` waits for job runs in progress (the send in flight) before exiting
+    shutdown_grace_seconds: float = Field(30.0, gt=0, validation_alias=_env("LIAISON_SHUTDOWN_GRACE_SECONDS"))
     # Slack allows about one message per second per channel
     slack_pace_seconds: float = Field(1.0, ge=0, validation_alias=_env("LIAISON_SLACK_PACE_SECONDS"))
 

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
 import gc
 import importlib
 import logging
 import signal
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 
 from aiohttp import web
+from sqlalchemy.engine import make_url
 
 from bot.core import Core
 from bot.ports import ChatGateway
 from bot.services import outbox
 from bot.settings import Settings
+from bot.store.db import is_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +100,7 @@ async def serve(core: Core, *, host: str, port: int, socket_mode: bool = False,
     ``gateways`` defaults to the ones the settings configure (``build_gateways``).
     """
     from adapters.http import create_app
-    from jobs.scheduler import attach_wake, build_scheduler
+    from jobs.scheduler import attach_wake, build_scheduler, drain
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -118,6 +123,14 @@ async def serve(core: Core, *, host: str, port: int, socket_mode: bool = False,
         await stop.wait()
     finally:
         outbox.remove_commit_listener(listener)
+        # graceful: fire nothing new, let the delivery worker record the send in flight and
+        # hand its other claimed rows back, let job runs finish, then exit (a rolling restart
+        # neither duplicates nor delays anything by a lease)
+        # (APScheduler's asyncio executor cancels running jobs on shutdown, so pause first and
+        # wait for the runs ourselves)
+        core.draining = True
+        scheduler.pause()
+        await drain(within=core.settings.shutdown_grace_seconds)
         scheduler.shutdown(wait=False)
         if socket_client is not None and hasattr(socket_client, "close"):
             await socket_client.close()
@@ -131,9 +144,38 @@ async def _serve(args: argparse.Namespace) -> int:
     settings = Settings()
     if not args.verbose:
         logging.getLogger().setLevel(settings.log_level.upper())
-    core = Core.from_settings(settings)
-    from bot.store.bootstrap import ensure_schema
+    with single_sqlite_scheduler(settings.database_url) as refusal:
+        if refusal:
+            print(refusal, file=sys.stderr, flush=True)
+            return 2
+        core = Core.from_settings(settings)
+        from bot.store.bootstrap import ensure_schema
 
-    await ensure_schema(core.db)
-    await serve(core, host=args.host, port=args.port, socket_mode=args.socket_mode)
+        await ensure_schema(core.db)
+        await serve(core, host=args.host, port=args.port, socket_mode=args.socket_mode)
     return 0
+
+
+@contextlib.contextmanager
+def single_sqlite_scheduler(url: str) -> Iterator[str]:
+    """Hold an exclusive ``flock`` beside a SQLite file while serving; yield a refusal line if taken.
+
+    SQLite is the single-process store: two schedulers on one file would both run every job.
+    The lock dies with the process, so a killed ``serve`` never blocks the next one.
+    PostgreSQL needs none of this (replicas coordinate through advisory locks): yields "".
+    """
+    database = make_url(url).database if is_sqlite(url) else None
+    if not database or database == ":memory:":
+        yield ""
+        return
+    with open(f"{database}.serve-lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield (f"liaison serve: another `liaison serve` already runs on {database}; SQLite allows one "
+                   "process per file (stop it, or use PostgreSQL in LIAISON_DATABASE_URL to run several replicas)")
+            return
+        try:
+            yield ""
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

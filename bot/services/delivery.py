@@ -1,17 +1,29 @@
 """Send due outbox rows through the chat gateways: claim, send, mark, retry or give up.
 
-Safe with several replicas: a row is claimed by an atomic conditional UPDATE that sets a
-lease (``claimed_until``); on PostgreSQL the candidates are also picked with
-``FOR UPDATE SKIP LOCKED`` so replicas don't even contend. A row is marked sent in its own
-short transaction right after the platform accepted it, so a crash can resend at most the
-message in flight.
+Safe with several replicas (PostgreSQL coordinates, no broker):
+
+- One sender per destination at a time, in enqueue order. Claims are serialized by an
+  advisory lock (scoped to the schema), and a claim skips a destination that has rows leased
+  by another batch, rows held by the platform (429), or an earlier row waiting for a retry.
+- Every batch has a claim token; its rows' lease is renewed while the batch runs, and a row
+  is finished (sent, retried, dead) only by the holder of its token.
+- The pace (one message per LIAISON_SLACK_PACE_SECONDS per channel) and Retry-After holds live
+  in the ``destination_hold`` row, so N replicas together keep one channel at the pace.
+- A row is marked in flight (``sending_since``) just before the platform is called and
+  marked sent in its own short transaction right after. A row reclaimed with the mark set
+  (its sender died mid-send or got no answer) is first looked up on the platform when the
+  gateway can (Slack: the outbox key rides in message metadata) and only posted if absent.
+- On SIGTERM (``core.draining``) nothing more is claimed; the send in flight finishes and is
+  recorded, the batch's other rows are handed back at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,11 +32,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 
 from bot.core import Core
 from bot.messages_codec import message_from_dict
-from bot.ports import ChatGateway, DeliveryError
+from bot.ports import ChatGateway, DeliveryError, KeyedGateway
 from bot.services.outbox import DIRECT_PREFIX
+from bot.store.locks import locked_transaction
 from bot.store.outbox import DestinationHold, OutboxItem, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -33,6 +47,9 @@ BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 600.0
 # How long a reply/update waits for the message it belongs to before being looked at again.
 PARENT_WAIT_SECONDS = 2.0
+# A message in doubt is looked for among messages posted since its send began, minus this margin
+# (clock skew between replicas and Slack).
+LOOKUP_MARGIN = timedelta(minutes=5)
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -42,28 +59,15 @@ class DeliveryReport:
     sent: int = 0
     retried: int = 0
     dead: int = 0
-    waiting: int = 0  # replies whose parent message has no ref yet
+    waiting: int = 0  # replies whose parent message has no ref yet, rows behind a hold or a retry
+    found: int = 0  # sends in doubt found already on the platform (recorded, not sent again)
+    lost: int = 0  # rows whose claim another worker took over (not touched again)
     errors: list[str] = field(default_factory=list)
 
 
-class Pacer:
-    """Keep at least ``interval`` seconds between messages to one destination."""
-
-    def __init__(self, *, now: Callable[[], datetime], sleep: Sleep,
-                 intervals: Mapping[str, float]) -> None:
-        self._now = now
-        self._sleep = sleep
-        self._intervals = intervals
-        self._last: dict[tuple[str, str], datetime] = {}
-
-    async def wait(self, platform: str, destination: str) -> None:
-        interval = self._intervals.get(platform, 0.0)
-        last = self._last.get((platform, destination))
-        if interval and last is not None:
-            remaining = interval - (self._now() - last).total_seconds()
-            if remaining > 0:
-                await self._sleep(remaining)
-        self._last[(platform, destination)] = self._now()
+def pace_seconds(core: Core, platform: str) -> float:
+    """Return the least gap between two messages to one destination of ``platform``."""
+    return core.settings.slack_pace_seconds if platform == "slack" else 0.0
 
 
 def backoff_seconds(attempts: int, rng: random.Random) -> float:
@@ -72,23 +76,43 @@ def backoff_seconds(attempts: int, rng: random.Random) -> float:
     return ceiling / 2 + rng.random() * ceiling / 2
 
 
-async def _claim(core: Core, *, now: datetime, limit: int) -> list[OutboxItem]:
-    lease = now + timedelta(seconds=core.settings.delivery_lease_seconds)
+def _same_destination(other):  # noqa: ANN001, ANN202
+    return (other.platform == OutboxItem.platform) & (other.destination == OutboxItem.destination) & (
+        other.status == OutboxStatus.PENDING)
+
+
+def _due(now: datetime, token: str) -> tuple:
+    """Return the conditions under which a row may be claimed by batch ``token`` at ``now``."""
+    other = aliased(OutboxItem)
     free = or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now)
     held = exists().where(DestinationHold.platform == OutboxItem.platform,
                           DestinationHold.destination == OutboxItem.destination, DestinationHold.until > now)
-    due = (OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= now, free, ~held)
-    claimed: list[OutboxItem] = []
-    async with core.db.transaction() as session:
-        stmt = select(OutboxItem.id).where(*due).order_by(OutboxItem.id).limit(limit)
-        if not core.db.is_sqlite:
-            stmt = stmt.with_for_update(skip_locked=True)
-        ids = list((await session.execute(stmt)).scalars().all())
+    # another live batch is sending to this destination: one sender per destination at a time
+    busy = exists().where(_same_destination(other), other.claimed_until >= now, other.claim_token != token)
+    # an earlier row of the destination waits for its retry: later ones wait behind it (enqueue order)
+    behind = exists().where(_same_destination(other), other.id < OutboxItem.id, other.next_attempt_at > now)
+    return (OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= now, free,
+            ~held, ~busy, ~behind)
+
+
+async def _claim(core: Core, *, now: datetime, limit: int, token: str | None = None) -> list[OutboxItem]:
+    """Lease up to ``limit`` due rows to batch ``token``, whole destinations at a time, oldest first."""
+    if core.draining:
+        return []
+    token = token or uuid.uuid4().hex
+    lease = now + timedelta(seconds=core.settings.delivery_lease_seconds)
+    due = _due(now, token)
+    claimed: list[int] = []
+    # Claims are short and serialized (an advisory lock on PostgreSQL): a claim sees every
+    # earlier claim committed, so two replicas never share a destination.
+    async with locked_transaction(core.db, "outbox:claim") as session:
+        ids = list((await session.execute(
+            select(OutboxItem.id).where(*due).order_by(OutboxItem.id).limit(limit))).scalars().all())
         for item_id in ids:
             # The conditional UPDATE is the real claim: only one worker sees rowcount 1.
             result = await session.execute(
-                update(OutboxItem).where(OutboxItem.id == item_id, *due).values(claimed_until=lease)
-            )
+                update(OutboxItem).where(OutboxItem.id == item_id, *due)
+                .values(claimed_until=lease, claim_token=token).execution_options(synchronize_session=False))
             if result.rowcount == 1:
                 claimed.append(item_id)
         if not claimed:
@@ -99,11 +123,75 @@ async def _claim(core: Core, *, now: datetime, limit: int) -> list[OutboxItem]:
     return list(rows)
 
 
-async def _finish(core: Core, item_id: int, **values: object) -> None:
+async def _finish(core: Core, item: OutboxItem, *, pace_until: datetime | None = None, **values: object) -> bool:
+    """Record the outcome of ``item`` if this batch still owns it; return whether it did."""
     async with core.db.transaction() as session:
-        await session.execute(
-            update(OutboxItem).where(OutboxItem.id == item_id).values(claimed_until=None, **values)
-        )
+        result = await session.execute(
+            update(OutboxItem).where(OutboxItem.id == item.id, OutboxItem.claim_token == item.claim_token)
+            .values(claimed_until=None, claim_token=None, **values).execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            log.warning("outbox item %s (%s) was taken over by another worker; leaving it to them",
+                        item.id, item.key)
+            return False
+        if pace_until is not None:
+            await _upsert_destination(core, session, item, next_send_at=pace_until)
+    return True
+
+
+async def _upsert_destination(core: Core, session, item: OutboxItem, *, until: datetime | None = None,  # noqa: ANN001
+                              next_send_at: datetime | None = None) -> None:
+    insert = sqlite_insert if core.db.is_sqlite else pg_insert
+    values = {"platform": item.platform, "destination": item.destination}
+    if until is not None:
+        stmt = insert(DestinationHold).values(**values, until=until)
+        stmt = stmt.on_conflict_do_update(index_elements=["platform", "destination"],
+                                          set_={"until": until}, where=DestinationHold.until < until)
+    else:
+        stmt = insert(DestinationHold).values(**values, until=next_send_at, next_send_at=next_send_at)
+        stmt = stmt.on_conflict_do_update(index_elements=["platform", "destination"],
+                                          set_={"next_send_at": next_send_at})
+    await session.execute(stmt)
+
+
+async def _release(core: Core, items: list[OutboxItem]) -> None:
+    """Hand claimed, unsent rows back (no attempt counted): another batch may take them at once."""
+    if not items:
+        return
+    async with core.db.transaction() as session:
+        for item in items:
+            await session.execute(
+                update(OutboxItem).where(OutboxItem.id == item.id, OutboxItem.claim_token == item.claim_token)
+                .values(claimed_until=None, claim_token=None).execution_options(synchronize_session=False))
+
+
+async def _start_sending(core: Core, item: OutboxItem, now: datetime) -> bool:
+    """Mark ``item`` in flight, checking this batch still owns it; return whether it does."""
+    values: dict[str, object] = {
+        "claimed_until": now + timedelta(seconds=core.settings.delivery_lease_seconds)}
+    if item.sending_since is None:
+        values["sending_since"] = now
+    async with core.db.transaction() as session:
+        result = await session.execute(
+            update(OutboxItem).where(OutboxItem.id == item.id, OutboxItem.claim_token == item.claim_token,
+                                     OutboxItem.status == OutboxStatus.PENDING)
+            .values(**values).execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+async def _renew(core: Core, token: str) -> None:
+    """Keep batch ``token``'s lease alive while it sends (a slow platform never lets it lapse)."""
+    lease = core.settings.delivery_lease_seconds
+    while True:
+        await asyncio.sleep(lease / 3)
+        try:
+            async with core.db.transaction() as session:
+                await session.execute(
+                    update(OutboxItem).where(OutboxItem.claim_token == token, OutboxItem.status == OutboxStatus.PENDING,
+                                             OutboxItem.claimed_until.is_not(None))
+                    .values(claimed_until=core.clock.now() + timedelta(seconds=lease))
+                    .execution_options(synchronize_session=False))
+        except Exception:  # noqa: BLE001 - the next beat tries again; the lease has two more thirds
+            log.warning("could not renew the delivery lease of batch %s", token, exc_info=True)
 
 
 async def _parent(core: Core, key: str | None) -> OutboxItem | None:
@@ -113,32 +201,80 @@ async def _parent(core: Core, key: str | None) -> OutboxItem | None:
         return (await session.execute(select(OutboxItem).where(OutboxItem.key == key))).scalar_one_or_none()
 
 
-async def _send_one(core: Core, item: OutboxItem, gateway: ChatGateway, *, pacer: Pacer,
-                    rng: random.Random, report: DeliveryReport) -> datetime | None:
-    """Send one row; return when the destination may be called again if the platform said wait."""
+async def _wait_for_pace(core: Core, item: OutboxItem, sleep: Sleep) -> None:
+    """Sleep until the destination's shared pace allows the next message."""
+    if not pace_seconds(core, item.platform):
+        return
+    async with core.db.session() as session:
+        next_at = (await session.execute(select(DestinationHold.next_send_at).where(
+            DestinationHold.platform == item.platform, DestinationHold.destination == item.destination))).scalar()
+    if next_at is not None:
+        remaining = (next_at - core.clock.now()).total_seconds()
+        if remaining > 0:
+            await sleep(remaining)
+
+
+class _Outcome:
+    NEXT = "next"  # go on with the destination's next row
+    STOP = "stop"  # hand the destination's other rows back (order: they wait behind this one)
+    HOLD = "hold"  # the platform said wait: hold the destination
+
+
+async def _send_one(core: Core, item: OutboxItem, gateway: ChatGateway, *, sleep: Sleep,
+                    rng: random.Random, report: DeliveryReport) -> tuple[str, datetime | None]:
+    """Send one row; return what the destination's queue does next (and until when it holds)."""
     now = core.clock.now()
     parent_key = item.update_of or item.thread_of
     parent = await _parent(core, parent_key)
     parent_ref: str | None = None
     if parent_key is not None:
-        if parent is not None and parent.ref:
+        if parent is not None and parent.ref and parent.status == OutboxStatus.SENT:
             parent_ref = parent.ref
         elif parent is not None and parent.status == OutboxStatus.PENDING:
             report.waiting += 1
-            await _finish(core, item.id, next_attempt_at=now + timedelta(seconds=PARENT_WAIT_SECONDS))
-            return None
+            await _finish(core, item, next_attempt_at=now + timedelta(seconds=PARENT_WAIT_SECONDS))
+            return _Outcome.STOP, None
+        elif parent is not None and parent.ref:
+            parent_ref = parent.ref
         elif item.update_of is not None:
             # Nothing to edit: the original never arrived (dead) or is unknown.
             report.dead += 1
-            await _finish(core, item.id, status=OutboxStatus.DEAD,
+            await _finish(core, item, status=OutboxStatus.DEAD, sending_since=None,
                           last_error=f"the message to update ({parent_key}) was never delivered")
-            return None
+            return _Outcome.NEXT, None
         # A reply whose thread never started is posted on its own rather than lost.
 
     message = message_from_dict(item.payload)
+    keyed = isinstance(gateway, KeyedGateway) and item.update_of is None
+    files_error = ""
+    pace = pace_seconds(core, item.platform)
     try:
-        await pacer.wait(item.platform, item.destination)
-        if item.update_of is not None:
+        await _wait_for_pace(core, item, sleep)
+        if not await _start_sending(core, item, core.clock.now()):
+            report.lost += 1
+            return _Outcome.STOP, None
+        if keyed:
+            assert isinstance(gateway, KeyedGateway)
+            ref = item.ref  # set once the message itself was posted (its files may still be due)
+            if ref is None and item.sending_since is not None:
+                # the last send of this row may have reached the platform: look before posting again
+                ref = await gateway.find_posted(item.destination, item.key, thread_ref=parent_ref,
+                                                since=item.sending_since - LOOKUP_MARGIN)
+                if ref is not None:
+                    report.found += 1
+                    log.info("outbox item %s (%s) was already on the platform; not sent again", item.id, item.key)
+            if ref is None:
+                ref = (await gateway.post_keyed(item.destination, message, key=item.key, thread_ref=parent_ref)).ref
+            if message.image is not None or message.attachments:
+                # the message is one recorded step, its files another: a failing upload never repeats it
+                await _record_ref(core, item, ref)
+                try:
+                    await gateway.attach(ref, message)
+                except Exception as exc:  # noqa: BLE001 - the message stands on its own; the failure is kept
+                    log.warning("outbox item %s posted as %s but its files failed: %s", item.id, ref, exc)
+                    files_error = f"posted; files failed: {type(exc).__name__}: {exc}"[:1000]
+                    report.errors.append(files_error)
+        elif item.update_of is not None:
             assert parent_ref is not None
             await gateway.update(parent_ref, message)
             ref = parent_ref
@@ -147,89 +283,115 @@ async def _send_one(core: Core, item: OutboxItem, gateway: ChatGateway, *, pacer
         else:
             ref = (await gateway.post(item.destination, message, thread_ref=parent_ref)).ref
     except DeliveryError as exc:
-        await _failed(core, item, exc, retryable=exc.retryable and not exc.gone,
+        await _failed(core, item, exc, retryable=exc.retryable and not exc.gone, in_doubt=exc.in_doubt,
                       retry_after=exc.retry_after, rng=rng, report=report)
         if exc.retry_after is not None:
-            return core.clock.now() + timedelta(seconds=exc.retry_after)
-        return None
+            return _Outcome.HOLD, core.clock.now() + timedelta(seconds=exc.retry_after)
+        # a dead row is over, the next goes on; a retried one keeps its place ahead of the rest
+        return (_Outcome.STOP if exc.retryable and not exc.gone else _Outcome.NEXT), None
     except Exception as exc:  # noqa: BLE001 - an unknown failure is retried, never lost
         log.exception("delivery of outbox item %s failed", item.id)
-        await _failed(core, item, exc, retryable=True, retry_after=None, rng=rng, report=report)
-        return None
-    await _finish(core, item.id, status=OutboxStatus.SENT, ref=ref, sent_at=core.clock.now(),
-                  attempts=item.attempts + 1, last_error="")
-    report.sent += 1
-    return None
+        await _failed(core, item, exc, retryable=True, in_doubt=True, retry_after=None, rng=rng, report=report)
+        return _Outcome.STOP, None
+    sent_at = core.clock.now()
+    if await _finish(core, item, status=OutboxStatus.SENT, ref=ref, sent_at=sent_at, sending_since=None,
+                     attempts=item.attempts + 1, last_error=files_error,
+                     pace_until=sent_at + timedelta(seconds=pace) if pace else None):
+        report.sent += 1
+    else:
+        report.lost += 1
+    return _Outcome.NEXT, None
 
 
-async def _failed(core: Core, item: OutboxItem, exc: Exception, *, retryable: bool,
-                  retry_after: float | None, rng: random.Random, report: DeliveryReport) -> None:
+async def _record_ref(core: Core, item: OutboxItem, ref: str) -> None:
+    """Record that the message of ``item`` is posted (its files come next)."""
+    async with core.db.transaction() as session:
+        await session.execute(update(OutboxItem).where(OutboxItem.id == item.id,
+                                                       OutboxItem.claim_token == item.claim_token)
+                              .values(ref=ref).execution_options(synchronize_session=False))
+
+
+async def _failed(core: Core, item: OutboxItem, exc: Exception, *, retryable: bool, retry_after: float | None,
+                  rng: random.Random, report: DeliveryReport, in_doubt: bool = False) -> None:
     now = core.clock.now()
     attempts = item.attempts + 1
     reason = f"{type(exc).__name__}: {exc}"[:1000]
     report.errors.append(reason)
+    # A definite refusal means the platform did not take it; no answer at all leaves it in doubt,
+    # so the next attempt looks first (sending_since stays set).
+    doubt = {} if in_doubt else {"sending_since": None}
     if not retryable:
         report.dead += 1
-        await _finish(core, item.id, status=OutboxStatus.DEAD, attempts=attempts, last_error=reason)
+        await _finish(core, item, status=OutboxStatus.DEAD, attempts=attempts, last_error=reason, **doubt)
         return
     delay = retry_after if retry_after is not None else backoff_seconds(attempts, rng)
     next_at = now + timedelta(seconds=delay)
     horizon = item.horizon_start + timedelta(hours=core.settings.delivery_horizon_hours)
     if next_at > horizon:
         report.dead += 1
-        await _finish(core, item.id, status=OutboxStatus.DEAD, attempts=attempts,
-                      last_error=f"gave up after {attempts} attempts: {reason}"[:1000])
+        await _finish(core, item, status=OutboxStatus.DEAD, attempts=attempts,
+                      last_error=f"gave up after {attempts} attempts: {reason}"[:1000], **doubt)
         return
     report.retried += 1
-    await _finish(core, item.id, attempts=attempts, next_attempt_at=next_at, last_error=reason)
+    await _finish(core, item, attempts=attempts, next_attempt_at=next_at, last_error=reason, **doubt)
 
 
-async def _hold_destination(core: Core, item: OutboxItem, *, until: datetime, release: list[int]) -> None:
+async def _hold_destination(core: Core, item: OutboxItem, *, until: datetime, release: list[OutboxItem]) -> None:
     """Hold ``item``'s destination until ``until`` (the platform said wait).
 
     Slack's chat.postMessage limit is per channel, so the whole destination waits (no attempt
-    counted), not just the row that got the 429: rows this run had claimed are released, and the
+    counted), not just the row that got the 429: rows this batch had claimed are released, and the
     hold row keeps back rows enqueued later too. Replicas upsert it, keeping the later moment.
     """
-    insert = sqlite_insert if core.db.is_sqlite else pg_insert
-    stmt = insert(DestinationHold).values(platform=item.platform, destination=item.destination, until=until)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["platform", "destination"],
-        set_={"until": until}, where=DestinationHold.until < until)
     async with core.db.transaction() as session:
-        if release:
-            await session.execute(update(OutboxItem).where(OutboxItem.id.in_(release)).values(claimed_until=None))
-        await session.execute(stmt)
+        await _upsert_destination(core, session, item, until=until)
+    await _release(core, release)
 
 
 async def deliver_due(core: Core, gateways: Mapping[str, ChatGateway], *, limit: int = 50,
-                      rng: random.Random | None = None, sleep: Sleep | None = None,
-                      pacer: Pacer | None = None) -> DeliveryReport:
+                      rng: random.Random | None = None, sleep: Sleep | None = None) -> DeliveryReport:
     """Send every due outbox row (up to ``limit``); destinations in parallel, each in order."""
     rng = rng or random.Random()
-    pacer = pacer or Pacer(now=core.clock.now, sleep=sleep or asyncio.sleep,
-                           intervals={"slack": core.settings.slack_pace_seconds})
+    sleep = sleep or asyncio.sleep
     report = DeliveryReport()
-    items = await _claim(core, now=core.clock.now(), limit=limit)
+    token = uuid.uuid4().hex
+    items = await _claim(core, now=core.clock.now(), limit=limit, token=token)
     report.claimed = len(items)
+    if not items:
+        return report
     queues: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
     for item in items:
         queues[(item.platform, item.destination)].append(item)
 
     async def run_queue(queue: list[OutboxItem]) -> None:
         for n, item in enumerate(queue):
+            if core.draining:  # shutting down: hand the rest back now rather than after a lease
+                await _release(core, queue[n:])
+                return
             gateway = gateways.get(item.platform)
             if gateway is None:
                 await _failed(core, item, RuntimeError(f"no {item.platform} gateway is configured"),
                               retryable=True, retry_after=None, rng=rng, report=report)
                 continue
-            blocked_until = await _send_one(core, item, gateway, pacer=pacer, rng=rng, report=report)
-            if blocked_until is not None:
-                report.waiting += len(queue) - n - 1
-                await _hold_destination(core, item, until=blocked_until, release=[r.id for r in queue[n + 1:]])
+            outcome, hold_until = await _send_one(core, item, gateway, sleep=sleep, rng=rng, report=report)
+            if outcome != _Outcome.NEXT:
+                rest = queue[n + 1:]
+                report.waiting += len(rest)
+                if outcome == _Outcome.HOLD:
+                    assert hold_until is not None
+                    await _hold_destination(core, item, until=hold_until, release=rest)
+                else:
+                    await _release(core, rest)
                 return
 
-    await asyncio.gather(*(run_queue(q) for q in queues.values()))
+    renew = asyncio.create_task(_renew(core, token))
+    try:
+        # shielded: a cancelled job (shutdown past its grace) still records the send in flight
+        await asyncio.shield(asyncio.gather(*(run_queue(q) for q in queues.values())))
+    finally:
+        renew.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renew
     return report
 
 
@@ -237,10 +399,11 @@ async def deliver_all(core: Core, gateways: Mapping[str, ChatGateway], *, limit:
                       rng: random.Random | None = None, sleep: Sleep | None = None) -> DeliveryReport:
     """Run ``deliver_due`` until a batch comes back short (a backlog drains in one job run)."""
     total = DeliveryReport()
-    while True:
+    while not core.draining:
         report = await deliver_due(core, gateways, limit=limit, rng=rng, sleep=sleep)
-        for name in ("claimed", "sent", "retried", "dead", "waiting"):
+        for name in ("claimed", "sent", "retried", "dead", "waiting", "found", "lost"):
             setattr(total, name, getattr(total, name) + getattr(report, name))
         total.errors.extend(report.errors)
         if report.claimed < limit or report.sent == 0:
             return total
+    return total

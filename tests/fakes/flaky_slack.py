@@ -1,10 +1,11 @@
 """A fake Slack Web API (aiohttp, loopback) that fails on purpose: 429s, 500s and timeouts.
 
 It records every call with its arrival time (``time.monotonic``) so tests can measure that
-Retry-After was honoured, and every *accepted* post by its text, so a test can count
-deliveries per message. Runs in-process (``start()``) or as its own process
-(``python -m tests.fakes.flaky_slack PORT LOGFILE [FAULT_RATE [KINDS]]``, deduplicating posts
-by text) for the kill-and-restart test.
+Retry-After was honoured, and every *accepted* post (never de-duplicated: a repeat shows twice),
+so a test can count deliveries and duplicates per message. It answers conversations.history
+and .replies with the posts' metadata, as Slack does. Runs in-process (``start()``) or as its
+own process (``python -m tests.fakes.flaky_slack PORT LOGFILE [FAULT_RATE [KINDS [DELAY]]]``)
+for the kill-and-restart tests.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
+
+from tests.fakes.slack_api import history, metadata_of
 
 
 @dataclass
@@ -38,10 +41,8 @@ class FlakySlack:
     seed: int = 1
     log_path: str | None = None  # append accepted posts as JSON lines (survives our process)
     kinds: tuple[str, ...] = ("429", "500", "timeout")  # which faults to inject
-    # Treat a post's text as its idempotency key: a repeat is answered with the first ts and
-    # recorded in ``duplicates`` instead of being shown twice.
-    dedupe: bool = False
-    duplicates: list[str] = field(default_factory=list)
+    # Answer every call this long after taking it (a slow platform): the post is already shown.
+    answer_delay: float = 0.0
     calls: list[Call] = field(default_factory=list)
     accepted: list[dict] = field(default_factory=list)
     _ts: int = 0
@@ -50,9 +51,11 @@ class FlakySlack:
         self._rng = random.Random(self.seed)
 
     async def _payload(self, request: web.Request) -> dict:
+        if request.method == "GET":
+            return dict(request.query)
         if request.content_type == "application/json":
             return await request.json()
-        return dict(await request.post())
+        return {**dict(request.query), **dict(await request.post())}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
@@ -73,26 +76,27 @@ class FlakySlack:
             await asyncio.sleep(self.hang_seconds)  # the client times out first
             return web.json_response({"ok": False, "error": "timeout"}, status=504)
         self.calls.append(Call(method, now, "ok", text, channel))
-        if self.dedupe and method == "chat.postMessage":
-            first = next((a for a in self.accepted if a["text"] == text and a["method"] == method), None)
-            if first is not None:
-                self.duplicates.append(text)
-                if self.log_path:
-                    _append_line(self.log_path, json.dumps({"duplicate": text}))
-                return web.json_response({"ok": True, "channel": channel, "ts": first["ts"]})
+        if method in ("conversations.history", "conversations.replies"):
+            posted = [a for a in self.accepted if a["method"] == "chat.postMessage" and a["channel"] == channel]
+            return web.json_response({"ok": True, "messages": history(posted, data, method), "has_more": False})
+        # every post is shown and logged, repeats included: tests count duplicates, the fake hides none
         self._ts += 1
         ts = f"1700000000.{self._ts:06d}"
         record = {"method": method, "channel": channel, "text": text, "ts": ts,
-                  "thread_ts": data.get("thread_ts"), "at": now}
+                  "thread_ts": data.get("thread_ts"), "at": now, "posted": time.time(),
+                  "metadata": metadata_of(data.get("metadata"))}
         self.accepted.append(record)
         if self.log_path:
             _append_line(self.log_path, json.dumps(record))
+        if self.answer_delay:
+            await asyncio.sleep(self.answer_delay)
         return web.json_response({"ok": True, "channel": channel or "C1", "ts": str(data.get("ts") or ts),
                                   "message": {"text": text, "ts": ts}})
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/{method}", self.handle)
+        app.router.add_get("/api/{method}", self.handle)  # slack_sdk reads history with GET
         return app
 
     async def start(self, port: int = 0) -> tuple[web.AppRunner, str]:
@@ -125,8 +129,9 @@ def _append_line(path: str, line: str) -> None:
         fh.write(line + "\n")
 
 
-async def _main(port: int, log_path: str, fault_rate: float, kinds: tuple[str, ...]) -> None:
-    fake = FlakySlack(fault_rate=fault_rate, log_path=log_path, hang_seconds=3.0, kinds=kinds, dedupe=True)
+async def _main(port: int, log_path: str, fault_rate: float, kinds: tuple[str, ...], answer_delay: float) -> None:
+    fake = FlakySlack(fault_rate=fault_rate, log_path=log_path, hang_seconds=3.0, kinds=kinds,
+                      answer_delay=answer_delay)
     runner, url = await fake.start(port)
     print(url, flush=True)
     try:
@@ -137,4 +142,5 @@ async def _main(port: int, log_path: str, fault_rate: float, kinds: tuple[str, .
 
 if __name__ == "__main__":
     asyncio.run(_main(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else 1 / 3,
-                      tuple(sys.argv[4].split(",")) if len(sys.argv) > 4 else ("429", "500", "timeout")))
+                      tuple(sys.argv[4].split(",")) if len(sys.argv) > 4 and sys.argv[4] else ("429", "500", "timeout"),
+                      float(sys.argv[5]) if len(sys.argv) > 5 else 0.0))

@@ -69,6 +69,8 @@ class FakeSlackApi:
     rotation_expires_in: int | None = None
     _issued: int = 0
     _runner: web.AppRunner | None = None
+    # channel -> every message posted to it, in order (what conversations.history reads)
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
 
     def fail_next(self, method: str, *answers: Scripted) -> None:
         """Queue answers for the next calls of ``method`` (e.g. a 429, then a 500)."""
@@ -186,9 +188,18 @@ class FakeSlackApi:
             case "auth.test":
                 return {"ok": True, "user_id": "U0BOT", "bot_id": "B0BOT", "team_id": "T0TEAM", "team": "Test",
                         "url": "https://test.slack.com/"}
-            case "chat.postMessage" | "chat.update":
+            case "chat.postMessage":
+                # every post is kept, repeats included (never de-duplicated): tests count copies
+                self.messages[str(body.get("channel"))].append(
+                    {"ts": ts, "text": body.get("text"), "thread_ts": body.get("thread_ts"), "posted": time.time(),
+                     "metadata": metadata_of(body.get("metadata"))})
+                return {"ok": True, "channel": body.get("channel"), "ts": ts, "message": {"text": body.get("text")}}
+            case "chat.update":
                 return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts") or ts,
                         "message": {"text": body.get("text")}}
+            case "conversations.history" | "conversations.replies":
+                return {"ok": True, "messages": history(self.messages[str(body.get("channel"))], body, method),
+                        "has_more": False}
             case "conversations.open":
                 return {"ok": True, "channel": {"id": f"D{body.get('users')}"}}
             case "views.open" | "views.publish" | "views.update":
@@ -212,6 +223,7 @@ class FakeSlackApi:
     async def start(self) -> str:
         app = web.Application(client_max_size=20 * 1024 * 1024)
         app.router.add_post("/api/{method}", self.api)
+        app.router.add_get("/api/{method}", self.api)  # slack_sdk reads history with GET
         app.router.add_post("/upload/{file}", self.upload)
         app.router.add_post("/response/{name}", self.respond)
         self._runner = web.AppRunner(app)
@@ -234,3 +246,36 @@ class FakeSlackApi:
                 raise AssertionError(f"fake Slack never saw what the test waited for; calls: "
                                      f"{[c.method for c in self.calls]}, responses: {len(self.responses)}")
             await asyncio.sleep(0.01)
+
+
+def metadata_of(raw: Any) -> dict[str, Any] | None:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            return None
+    return raw if isinstance(raw, dict) else None
+
+
+def history(posted: list[dict[str, Any]], body: dict[str, Any], method: str) -> list[dict[str, Any]]:
+    """Answer conversations.history (top-level messages, newest first) or .replies (a thread, oldest first).
+
+    Like Slack, metadata is included only when the call asks for it (include_all_metadata).
+    ``oldest`` is compared with the wall-clock moment of the post (the fake's ts are counters).
+    """
+    oldest = float(body.get("oldest") or 0)
+    with_meta = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
+    if method == "conversations.replies":
+        ts = str(body.get("ts"))
+        found = [m for m in posted if m["ts"] == ts or m.get("thread_ts") == ts]
+    else:
+        found = [m for m in reversed(posted) if not m.get("thread_ts")]
+    out = []
+    for m in found:
+        if m["posted"] < oldest:
+            continue
+        shown = {"type": "message", "ts": m["ts"], "text": m.get("text")}
+        if with_meta and m.get("metadata"):
+            shown["metadata"] = m["metadata"]
+        out.append(shown)
+    return out
