@@ -26,6 +26,25 @@ def _backends() -> list[str]:
     return ["sqlite", "postgres"] if os.environ.get(PG_ENV) else ["sqlite"]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Generate ``replicas`` tests for PostgreSQL only (SQLite is one process by design).
+
+    Replicas coordinate through PostgreSQL; on SQLite `serve` refuses a second process (its
+    own test). The SQLite half of such a test is not generated rather than skipped; CI always
+    sets LIAISON_TEST_DATABASE_URL, so the PostgreSQL half always runs there.
+    """
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if item.get_closest_marker("replicas") is not None and params.get("db_url") == "sqlite":
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def pg_schema_url() -> Iterator[str | None]:
     """Create a private schema for this run and the tables in it; drop it afterwards."""

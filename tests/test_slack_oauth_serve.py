@@ -7,11 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -22,53 +18,13 @@ from bot.ports import SystemClock
 from bot.services import outbox
 from bot.store.models import User
 from bot.store.outbox import OutboxItem, OutboxStatus
+from tests.fakes.serve import Replica
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_oauth import COOKIE
 from tests.fakes.slack_requests import sign, slash_command
 
 SECRET = "serve-signing-secret"
 ACME, GLOBEX = "T0ACME", "T0GLOBEX"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Replica:
-    """A `liaison serve` process on a loopback port, reachable as a base URL."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._out = open(log, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen([str(Path(sys.executable).parent / "liaison"), "serve", "--port", str(self.port)],
-                                     env=env, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def output(self) -> str:
-        """Return the end of the process's log."""
-        return Path(self._out.name).read_text(encoding="utf-8")[-2000:]
-
-    async def ready(self, http: aiohttp.ClientSession) -> None:
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.proc.poll() is None, f"liaison serve exited: {self.output()}"
-            try:
-                async with http.get(f"{self.url}/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            assert time.monotonic() < deadline, "liaison serve never became healthy"
-            await asyncio.sleep(0.2)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        code = self.proc.wait(timeout=15)
-        self._out.close()
-        return code
 
 
 async def _install(http: aiohttp.ClientSession, replica: Replica, code: str) -> int:
@@ -87,6 +43,7 @@ async def _wait(predicate, what: str, within: float = 30) -> None:  # noqa: ANN0
 
 
 @pytest.mark.slow
+@pytest.mark.replicas
 async def test_serve_replicas_share_installs_and_answer_and_deliver_per_workspace(db, db_url, tmp_path, make_partner):
     acme = await make_partner("acme")
     async with db.transaction() as s:

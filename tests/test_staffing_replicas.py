@@ -8,8 +8,6 @@ make, so the count is taken from the far side.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,12 +23,13 @@ from bot.store import migrate
 from bot.store.models import Route
 from bot.store.outbox import OutboxItem
 from bot.store.staffing import StaffingWarning
+from tests.fakes.serve import Replica, serve_env, wait_for
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.staffing_world import ACME_TZ, make_staffing_world, rows_for_day, to_csv
-from tests.test_serve_kill_restart import _free_port, _serve, _wait_for
 
 
 @pytest.mark.slow
+@pytest.mark.replicas
 async def test_two_serve_replicas_post_one_shortfall_warning(db, db_url, tmp_path):
     await make_staffing_world(db)
     async with db.transaction() as s:  # Slack only: these processes have no Teams credentials
@@ -47,19 +46,18 @@ async def test_two_serve_replicas_post_one_shortfall_warning(db, db_url, tmp_pat
     await slack.start()
     procs = []
     try:
-        env = {**os.environ, "LIAISON_DATABASE_URL": db_url, "SLACK_BOT_TOKEN": "xoxb-test-token",
-               "SLACK_SIGNING_SECRET": "test-secret", "SLACK_API_URL": f"{slack.base_url}api/",
-               "LIAISON_DELIVERY_INTERVAL_SECONDS": "0.5", "LIAISON_SLACK_PACE_SECONDS": "0.05"}
-        env.pop("LIAISON_TEST_DATABASE_URL", None)
+        env = serve_env(db_url, SLACK_BOT_TOKEN="xoxb-test-token", SLACK_SIGNING_SECRET="test-secret",
+                        SLACK_API_URL=f"{slack.base_url}api/", LIAISON_DELIVERY_INTERVAL_SECONDS="0.5",
+                        LIAISON_SLACK_PACE_SECONDS="0.05")
         # a deploy migrates once, then starts the replicas (two replicas stamping at once collide)
         await asyncio.to_thread(migrate.upgrade, db_url)
-        replicas = [_serve(env, _free_port(), tmp_path, n) for n in (1, 2)]
+        replicas = [Replica(env, tmp_path / f"serve-{n}.log") for n in (1, 2)]
         procs += replicas
 
         def warnings() -> list[dict]:
             return [c.body for c in slack.of("chat.postMessage") if "Staffing shortfall ahead" in c.body.get("text", "")]
 
-        await _wait_for(lambda: warnings(), within=90, what="the shortfall warning")
+        await wait_for(lambda: bool(warnings()), within=90, what="the shortfall warning")
         await asyncio.sleep(5)  # time for a second copy, were there one
         (posted,) = warnings()
         assert posted["channel"] == "C0ACMEALERT" and "30 scheduled vs 35 needed" in posted["text"]
@@ -68,10 +66,8 @@ async def test_two_serve_replicas_post_one_shortfall_warning(db, db_url, tmp_pat
             assert (await s.execute(select(func.count()).select_from(StaffingWarning))).scalar_one() == 1
             keys = (await s.execute(select(OutboxItem.key).where(OutboxItem.key.like("staffing:%")))).scalars().all()
         assert len(keys) == 1
-        assert all(p.poll() is None for p in replicas)
+        assert all(r.proc.poll() is None for r in replicas)
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        for replica in procs:
+            replica.ensure_dead()
         await slack.stop()
