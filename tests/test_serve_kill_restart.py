@@ -51,7 +51,11 @@ def tally(log: Path, expected: set[str]) -> dict:
                   default=None)
     max_gap = max((b["at"] - a["at"] for rs in by_channel.values() for a, b in zip(rs, rs[1:], strict=False)),
                   default=None)
-    return {"expected": len(expected), "delivered": len(set(texts) & expected),
+    lookups = 0
+    if log.exists():
+        lookups = sum(1 for line in log.read_text(encoding="utf-8").splitlines()
+                      if '"conversations.' in line)
+    return {"expected": len(expected), "history_lookups": lookups, "delivered": len(set(texts) & expected),
             "duplicated": sum(n - 1 for n in texts.values() if n > 1), "lost": len(expected - set(texts)),
             "unexpected": len(set(texts) - expected), "out_of_order": out_of_order,
             "max_posts_per_second_per_channel": per_second, "min_gap": min_gap, "max_gap": max_gap}

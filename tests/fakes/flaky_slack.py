@@ -78,6 +78,8 @@ class FlakySlack:
         self.calls.append(Call(method, now, "ok", text, channel))
         if method in ("conversations.history", "conversations.replies"):
             posted = [a for a in self.accepted if a["method"] == "chat.postMessage" and a["channel"] == channel]
+            if self.log_path:  # lookups are logged too: a test can show they happened
+                _append_line(self.log_path, json.dumps({"method": method, "channel": channel, "at": now}))
             return web.json_response({"ok": True, "messages": history(posted, data, method), "has_more": False})
         # every post is shown and logged, repeats included: tests count duplicates, the fake hides none
         self._ts += 1
