@@ -257,3 +257,53 @@ async def test_evaluate_backfill_of_old_history_records_episodes_without_message
     assert len(episodes) == 5 and [e.status for e in episodes].count(EpisodeStatus.OPEN) == 1
     # only the episode still open in the newest windows is announced
     assert await _keys(db) == [f"breach:{episodes[-1].id}@slack:C0ACMEALERT"]
+
+
+async def test_ingest_and_scheduler_judging_one_target_at_once_open_one_episode(
+        db, core, clock, make_partner, make_target, add_parts):
+    """Two evaluators (each on its own engine, like two replicas) judge the same new day together."""
+    import asyncio
+
+    from bot.services.ingest import IngestReport, _evaluate_after_ingest
+    from bot.store.db import Database
+
+    acme = await make_partner()
+    await make_target(acme)
+    await add_parts(acme, _day(15), 1440, 900, 1000)  # judged before: the target has its mark
+    clock.set(_day(16) + timedelta(minutes=30))
+    await evaluate(core)
+    await add_parts(acme, _day(16), 1440, 600, 1000)  # the new day, 60%: a critical breach
+    clock.set(_day(17) + timedelta(minutes=30))
+    other = Database(db.url)
+    try:
+        scheduler = Core(db=other, settings=core.settings, clock=clock)
+        ingest = IngestReport(partner_ids={acme.id}, earliest=_day(16))
+        for _ in range(3):  # every round at the same moment; later rounds find nothing new
+            await asyncio.gather(_evaluate_after_ingest(core, ingest), evaluate(scheduler))
+    finally:
+        await other.dispose()
+    (episode,) = await _episodes(db)
+    assert episode.status == EpisodeStatus.OPEN and episode.critical
+    keys = await _keys(db)
+    assert keys == [f"breach:{episode.id}@slack:C0ACMEALERT", f"breach:{episode.id}:client@slack:C0CLIENTESC"]
+
+
+async def test_database_refuses_a_second_open_episode_for_one_target(db, make_partner, make_target):
+    from sqlalchemy.exc import IntegrityError
+
+    acme = await make_partner()
+    target = await make_target(acme)
+
+    def episode() -> BreachEpisode:
+        return BreachEpisode(target_id=target.id, partner_id=acme.id, opened_at=_day(16), last_violating_start=_day(16),
+                             last_violating_end=_day(17), worst_value=60, last_value=60, created_at=_day(17))
+    async with db.transaction() as s:
+        s.add(episode())
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as s:
+            s.add(episode())
+    async with db.transaction() as s:  # a recovered one beside the open one is fine
+        recovered = episode()
+        recovered.status = EpisodeStatus.RECOVERED
+        s.add(recovered)
+    assert len(await _episodes(db)) == 2
