@@ -50,6 +50,7 @@ class Scripted:
     error: str | None = None
     retry_after: int | None = None
     delay: float = 0.0
+    body: dict[str, Any] | None = None  # answer 200 with exactly this JSON (e.g. an answer missing a field)
 
 
 @dataclass
@@ -71,6 +72,7 @@ class FakeSlackApi:
     _runner: web.AppRunner | None = None
     # channel -> every message posted to it, in order (what conversations.history reads)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    upload_failures: int = 0  # answer this many file upload POSTs with 500 (slack_sdk: SlackRequestError)
 
     def fail_next(self, method: str, *answers: Scripted) -> None:
         """Queue answers for the next calls of ``method`` (e.g. a 429, then a 500)."""
@@ -171,6 +173,8 @@ class FakeSlackApi:
             answer = self.script[method].popleft()
             if answer.delay:
                 await asyncio.sleep(answer.delay)
+            if answer.body is not None:
+                return web.json_response(answer.body)
             if answer.status != 200 or answer.error:
                 headers = {"Retry-After": str(answer.retry_after)} if answer.retry_after is not None else {}
                 return web.json_response({"ok": False, "error": answer.error or "internal_error"},
@@ -213,7 +217,11 @@ class FakeSlackApi:
                 return {"ok": True}
 
     async def upload(self, request: web.Request) -> web.Response:
-        self.uploads.append(await request.read())
+        data = await request.read()
+        if self.upload_failures:
+            self.upload_failures -= 1
+            return web.Response(status=500, text="upload failed")
+        self.uploads.append(data)
         return web.Response(text="OK")
 
     async def respond(self, request: web.Request) -> web.Response:
