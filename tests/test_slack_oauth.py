@@ -143,7 +143,8 @@ async def test_oauth_install_page_links_to_slack_with_liaison_scopes_and_a_signe
     page = await open_install(app)
     assert page.status == 200 and page.cookie == page.state
     assert f"client_id={slack.client_id}" in page.authorize_url
-    assert "scope=commands,chat:write,chat:write.public,im:write,files:write" in page.authorize_url
+    assert ("scope=commands,chat:write,chat:write.public,im:write,files:write,"
+            "channels:history,groups:history,im:history,mpim:history") in page.authorize_url
     raw, _, signature = page.state.rpartition(".")
     assert raw and len(signature) == 32
 

@@ -27,7 +27,8 @@ from bot.store.workspaces import BOTS_TABLE, INSTALLATIONS_TABLE, STATES_TABLE
 log = logging.getLogger(__name__)
 
 # The bot scopes manifest.yaml asks for (tests/test_slack_oauth.py keeps the two in step).
-BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "im:write", "files:write")
+BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "im:write", "files:write",
+              "channels:history", "groups:history", "im:history", "mpim:history")
 # An install link is good for ten minutes (Slack's own examples use the same).
 STATE_EXPIRATION_SECONDS = 600
 # Rotate a bot token when it expires within this many minutes (Bolt's default).
