@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 
 import aiohttp
@@ -19,8 +20,8 @@ async def test_second_serve_on_one_sqlite_file_is_refused_with_one_line(tmp_path
         async with aiohttp.ClientSession() as http:
             health = await first.ready(http)
         assert health["coordination"] == "sqlite-single-process"
-        second = subprocess.run([LIAISON, "serve", "--port", str(free_port())], env=env, capture_output=True,
-                                text=True, timeout=60)
+        second = await asyncio.to_thread(subprocess.run, [LIAISON, "serve", "--port", str(free_port())], env=env,
+                                         capture_output=True, text=True, timeout=60)
         assert second.returncode == 2
         lines = second.stderr.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in second.stderr, second.stderr
