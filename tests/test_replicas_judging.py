@@ -1,4 +1,5 @@
-"""Three real `liaison serve` replicas on one PostgreSQL judge the same new day: each breach alerted once.
+"""Three real `liaison serve` replicas on one PostgreSQL judge the same new day: each breach alerted once,
+each weekly digest (partners' and the portfolio one, falling due today) sent once.
 
 Every replica starts all its jobs at once (as after a deploy), so all three evaluate the same
 targets at the same moment. The targets were judged before (they have marks), a new day of
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from bot.config.schema import DigestSchedule
 from bot.core import Core
 from bot.ports import ManualClock
 from bot.services.evaluation import evaluate
@@ -24,6 +26,8 @@ from bot.settings import Settings
 from bot.store import migrate
 from bot.store.alerts import BreachEpisode
 from bot.store.models import Measurement, Partner, Route, Target
+from bot.store.policy import PartnerPolicy
+from jobs.digest import DAYS
 from tests.fakes.serve import Replica, serve_env, wait_for
 from tests.fakes.slack_api import FakeSlackApi
 
@@ -36,13 +40,19 @@ TZ = ZoneInfo("Europe/Berlin")
 async def test_three_replicas_judging_one_new_day_alert_each_breach_once(db, db_url, tmp_path):
     today = datetime.now(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
     yesterday, before = today - timedelta(days=1), today - timedelta(days=2)
+    # the digests fall due today at 00:00 local, so the replicas find them due as they start
+    due = DigestSchedule(day=DAYS[today.weekday()], time=time(0, 0)).model_dump(mode="json")
     async with db.transaction() as s:
         s.add(Route(partner_id=None, purpose="escalations", platform="slack", destination="C0CLIENTESC"))
+        s.add(Route(partner_id=None, purpose="digests", platform="slack", destination="C0PORTFOLIO"))
+        s.add(PartnerPolicy(partner_id=None, scope_partner=0, kind="digest", document=due))
         for slug in PARTNERS:
             partner = Partner(slug=slug, name=slug.title(), timezone="Europe/Berlin")
             s.add(partner)
             await s.flush()
             s.add(Route(partner_id=partner.id, purpose="alerts", platform="slack", destination=f"C0{slug.upper()}"))
+            s.add(Route(partner_id=partner.id, purpose="digests", platform="slack", destination=f"C0{slug.upper()}DIG"))
+            s.add(PartnerPolicy(partner_id=partner.id, scope_partner=partner.id, kind="digest", document=due))
             s.add(Target(partner_id=partner.id, key="sl-day", metric="service_level", comparator=">=",
                          target_value=80.0, window="day", min_volume=100, critical_margin=15.0, channel="voice"))
             s.add(_day(partner.id, before, 900))  # on target: judged below, so every target has a mark
@@ -68,11 +78,12 @@ async def test_three_replicas_judging_one_new_day_alert_each_breach_once(db, db_
         def alerts() -> Counter:
             return Counter(c.body["channel"] for c in slack.of("chat.postMessage"))
 
-        expected = {f"C0{slug.upper()}": 1 for slug in PARTNERS} | {"C0CLIENTESC": len(PARTNERS)}
+        expected = ({f"C0{slug.upper()}": 1 for slug in PARTNERS} | {"C0CLIENTESC": len(PARTNERS)}
+                    | {f"C0{slug.upper()}DIG": 1 for slug in PARTNERS} | {"C0PORTFOLIO": 1})
         await wait_for(lambda: sum(alerts().values()) >= sum(expected.values()), within=90, what="every alert")
         await asyncio.sleep(3)  # ten delivery ticks more: time for a copy, were there one
         posted = alerts()
-        print(f"3 replicas judging one day: expected {sum(expected.values())} alerts, posted {sum(posted.values())}, "
+        print(f"3 replicas judging one day: expected {sum(expected.values())} alerts and digests, posted {sum(posted.values())}, "
               f"by channel {dict(posted)}")
         assert posted == expected
         async with db.session() as s:
