@@ -101,3 +101,21 @@ async def test_a_send_in_doubt_missing_from_history_is_posted(db, clock, slack):
     report = await deliver_due(core, {"slack": _gateway(slack)})
     assert (report.found, report.sent) == (0, 1)
     assert [m["text"] for m in slack.messages["C0ALERTS"]] == ["Hi"]
+
+
+async def test_a_failed_lookup_keeps_the_row_in_doubt(db, clock, slack):
+    core = _core(db, clock)
+    gateway = _gateway(slack)
+    async with db.transaction() as s:
+        await outbox.enqueue(s, platform="slack", destination="C0ALERTS", key="k1", message=Message(title="Once"),
+                             now=clock.now())
+    await gateway.post_keyed("C0ALERTS", Message(title="Once"), key="k1")  # reached Slack, never recorded
+    async with db.transaction() as s:
+        await s.execute(update(OutboxItem).values(sending_since=clock.now(), claim_token="dead",
+                                                  claimed_until=clock.now() - timedelta(seconds=1)))
+    slack.fail_next("conversations.history", Scripted(status=500))
+    assert (await deliver_due(core, {"slack": gateway})).retried == 1
+    clock.advance(seconds=700)
+    report = await deliver_due(core, {"slack": gateway})
+    assert (report.found, report.sent) == (1, 1)
+    assert [m["text"] for m in slack.messages["C0ALERTS"]] == ["Once"]

@@ -247,6 +247,8 @@ async def _send_one(core: Core, item: OutboxItem, gateway: ChatGateway, *, sleep
     message = message_from_dict(item.payload)
     keyed = isinstance(gateway, KeyedGateway) and item.update_of is None
     files_error = ""
+    # a row in doubt stays in doubt until a lookup has answered: a failed lookup must not clear it
+    resolved = item.sending_since is None or not keyed
     pace = pace_seconds(core, item.platform)
     try:
         await _wait_for_pace(core, item, sleep)
@@ -260,6 +262,7 @@ async def _send_one(core: Core, item: OutboxItem, gateway: ChatGateway, *, sleep
                 # the last send of this row may have reached the platform: look before posting again
                 ref = await gateway.find_posted(item.destination, item.key, thread_ref=parent_ref,
                                                 since=item.sending_since - LOOKUP_MARGIN)
+                resolved = True
                 if ref is not None:
                     report.found += 1
                     log.info("outbox item %s (%s) was already on the platform; not sent again", item.id, item.key)
@@ -283,7 +286,7 @@ async def _send_one(core: Core, item: OutboxItem, gateway: ChatGateway, *, sleep
         else:
             ref = (await gateway.post(item.destination, message, thread_ref=parent_ref)).ref
     except DeliveryError as exc:
-        await _failed(core, item, exc, retryable=exc.retryable and not exc.gone, in_doubt=exc.in_doubt,
+        await _failed(core, item, exc, retryable=exc.retryable and not exc.gone, in_doubt=exc.in_doubt or not resolved,
                       retry_after=exc.retry_after, rng=rng, report=report)
         if exc.retry_after is not None:
             return _Outcome.HOLD, core.clock.now() + timedelta(seconds=exc.retry_after)
