@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy import func, select
 
+from adapters.cli.demo_announcements import show_announcement
 from adapters.cli.demo_escalation import show_escalation
 from adapters.cli.demo_feedback import show_pulse
-from adapters.cli.demo_announcements import show_announcement
 from adapters.cli.demo_reports import show_reverse_report
 from adapters.cli.demo_staffing import show_staffing
 from adapters.cli.digest import show_digest_and_qbr
