@@ -510,3 +510,73 @@ async def test_digest_and_qbr_lines_count_rollouts_per_audience(core, world, who
                     "Mean time to acknowledge: 2d 4h", "Sites that missed a deadline: Lisbon (AN-1)"]
     assert quiet == ["Changes rolled out: none this quarter."]
 
+
+
+# ---- portfolio scale ----------------------------------------------------------------------------
+
+async def test_client_copy_and_form_fit_both_platforms_at_portfolio_size(core, db, make_partner, make_user):
+    """30 partners with 3 sites each: the client copy lists all 90 sites within Slack's and Teams' limits;
+    six more partners take the sites past a select's 100 options, and the form asks for typed keys instead."""
+    from adapters.slack.blockkit import MAX_BLOCKS, MAX_TEXT, form_view, render_message
+    from adapters.teams.adaptive_card import MAX_BYTES, render_card, render_form, size
+
+    for i in range(30):
+        await make_partner(f"partner{i:02d}", name=f"Partner Number {i:02d} Contact Centres",
+                           tz="Europe/Warsaw", sites=("north", "south", "east"))
+    lead = await make_user("lead-console", role="client")
+    form = await dispatch(core, text="announce", actor=lead, platform="console")
+    assert len(next(f for f in form.form.fields if f.id == "sites").options) == 90
+    form_view(form.form)  # builds within Slack's view limits (it clips options at 100)
+    assert size(render_form(form.form)) <= MAX_BYTES
+    result = await handle_form(core, Submission(FormId.ANNOUNCEMENT, GOOD, lead))
+    assert result.errors is None
+    async with db.session() as s:
+        announcement = await s.get(Announcement, result.extra["announcement_id"])
+        copy = await svc.client_copy(s, announcement)
+    assert copy.summary == "0 of 90 sites acknowledged"
+    slack = render_message(copy)
+    assert len(slack["blocks"]) <= MAX_BLOCKS
+    assert all(len(b.get("text", {}).get("text", "")) <= MAX_TEXT for b in slack["blocks"])
+    shown = "".join(b.get("text", {}).get("text", "") for b in slack["blocks"])
+    assert all(f"Partner Number {i:02d} Contact Centres / East: waiting" in shown for i in range(30))
+    card = render_card(copy)
+    assert size(card) <= MAX_BYTES
+    texts = " ".join(str(b.get("text", "")) for b in walk(card))
+    # every site is on the card, or the card says how many it left out (never silently)
+    missing = [i for i in range(30) if f"Partner Number {i:02d} Contact Centres / East" not in texts]
+    assert not missing, f"{len(missing)} partners left off the Teams card"
+    for i in range(30, 36):
+        await make_partner(f"partner{i:02d}", tz="Asia/Manila", sites=("north", "south"))
+    form = await dispatch(core, text="announce", actor=lead, platform="console")
+    sites = next(f for f in form.form.fields if f.id == "sites")
+    assert sites.kind.value == "text" and "102 to choose from" in sites.hint
+    typed = await handle_form(core, Submission(FormId.ANNOUNCEMENT, {
+        **GOOD, "audience": "sites", "sites": "partner34/south, partner00/north"}, lead))
+    assert typed.errors is None and "2 sites of 2 partners" in typed.reply.title
+
+
+def walk(node: object) -> list[dict]:
+    if isinstance(node, dict):
+        return [node] + [d for v in node.values() for d in walk(v)]
+    if isinstance(node, list):
+        return [d for v in node for d in walk(v)]
+    return []
+
+
+async def test_announce_ack_typed_for_the_sites_one_acts_for(core, world, who):
+    sent = await announce(core, who)
+    lisbon_lead = who("acme-am")
+    wrong = await dispatch(core, text=f"announce ack {sent.ref} krakow", actor=lisbon_lead, platform="slack")
+    assert "You can acknowledge AN-1 for: lisbon" in wrong.text
+    ok = await dispatch(core, text=f"announce ack {sent.ref}", actor=lisbon_lead, platform="slack")
+    assert ok.title == "AN-1 acknowledged for Lisbon"
+    again = await dispatch(core, text=f"announce ack {sent.ref} Lisbon", actor=who("acme-tl"), platform="slack")
+    assert "already acknowledged" in again.title
+    for name in ("lead", "admin"):
+        refused = await dispatch(core, text=f"announce ack {sent.ref} krakow", actor=who(name), platform="slack")
+        assert "site's own team" in refused.text
+    hidden = await announce(core, who, audience="partners", partners=["acme"])
+    nothing = await dispatch(core, text=f"announce ack {hidden.ref}", actor=who("globex-tl"), platform="slack")
+    assert f"no announcement {hidden.ref} you can see" in nothing.text
+    rows = await site_rows(core.db, sent.id)
+    assert [k for k, r in sorted(rows.items()) if r.acknowledged_at] == ["lisbon"]

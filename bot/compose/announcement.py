@@ -25,7 +25,8 @@ from bot.store.announcements import Announcement, AnnouncementSite
 
 FORM_TITLE = "Announce a change"
 EDIT_TITLE = "Edit announcement"
-MAX_SITE_BUTTONS = 10  # a partner card carries one Acknowledge button per waiting site, up to this many
+MAX_SITE_BUTTONS = 10
+MAX_OPTIONS = 100  # Slack's select limit; above it the form asks for typed keys rather than drop any  # a partner card carries one Acknowledge button per waiting site, up to this many
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,15 @@ def when(moment: datetime | None, tz: str) -> str:
 
 def _short(moment: datetime, tz: str) -> str:
     return moment.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M")
+
+
+def _choice(field_id: str, label: str, options: Sequence[tuple[str, str]], example: str) -> FormField:
+    """Return a multi-select, or a typed list when there are more options than a select can hold."""
+    if len(options) <= MAX_OPTIONS:
+        return FormField(field_id, label, FieldKind.MULTI_SELECT, required=False,
+                         options=tuple(Option(value, text) for value, text in options))
+    return FormField(field_id, label, required=False, max_length=3000, placeholder=example,
+                     hint=f"{len(options)} to choose from: type their keys separated by commas, e.g. {example}.")
 
 
 def announce_form(*, partners: Sequence[tuple[str, str]], sites: Sequence[tuple[str, str]], client_tz: str,
@@ -75,10 +85,8 @@ def announce_form(*, partners: Sequence[tuple[str, str]], sites: Sequence[tuple[
         fields += [
             FormField("audience", "Audience", FieldKind.SELECT, initial="all",
                       options=tuple(Option(k, v) for k, v in AUDIENCES.items())),
-            FormField("partners", "Partners (for chosen partners)", FieldKind.MULTI_SELECT, required=False,
-                      options=tuple(Option(slug, name) for slug, name in partners)),
-            FormField("sites", "Sites (for chosen sites)", FieldKind.MULTI_SELECT, required=False,
-                      options=tuple(Option(value, label) for value, label in sites)),
+            _choice("partners", "Partners (for chosen partners)", partners, "acme, globex"),
+            _choice("sites", "Sites (for chosen sites)", sites, "acme/krakow, globex/saopaulo"),
             FormField("channels", "Only partners handling", FieldKind.MULTI_SELECT, required=False,
                       options=tuple(Option(c, c) for c in CHANNELS),
                       hint="Optional: narrow the audience to partners handling these channels."),
