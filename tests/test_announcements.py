@@ -580,3 +580,12 @@ async def test_announce_ack_typed_for_the_sites_one_acts_for(core, world, who):
     assert f"no announcement {hidden.ref} you can see" in nothing.text
     rows = await site_rows(core.db, sent.id)
     assert [k for k, r in sorted(rows.items()) if r.acknowledged_at] == ["lisbon"]
+
+
+async def test_list_dates_are_in_the_viewers_zone(core, world, who, clock):
+    clock.set(datetime(2026, 11, 15, 23, 30, tzinfo=UTC))  # Mon 00:30 Berlin, Mon 07:30 Manila, Sun 20:30 São Paulo
+    sent = await announce(core, who)
+    for name, day in (("lead", "2026-11-16"), ("northwind-tl", "2026-11-16"), ("globex-tl", "2026-11-15")):
+        listing = await dispatch(core, text="announce list", actor=who(name), platform="slack")
+        assert f"{sent.ref} Refunds move to the new CRM screen · CRM/tooling change · sent {day} ·" in \
+            listing.sections[0].bullets[0], name

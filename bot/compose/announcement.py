@@ -302,12 +302,12 @@ def refused(reason: str) -> Message:
     return Message(title="Can't do that", summary=reason + " Nothing was changed.", severity=Severity.WARNING)
 
 
-def announcement_list(rows: Sequence[tuple[Announcement, str]], *, scope: str) -> Message:
-    """Return ``announce list``: rows of (announcement, progress text)."""
+def announcement_list(rows: Sequence[tuple[Announcement, str]], *, scope: str, tz: str) -> Message:
+    """Return ``announce list``: rows of (announcement, progress text), dates in the viewer's zone."""
     if not rows:
-        return Message(title=f"No {scope}", summary="Announce a change with `announce`.")
-    bullets = [f"{a.ref} {a.title} · {category_label(a.category)} · sent {a.sent_at:%Y-%m-%d} · {state}"
-               for a, state in rows]
+        return Message(title=f"No {scope}", summary="Client managers announce changes with `announce`.")
+    bullets = [f"{a.ref} {a.title} · {category_label(a.category)} · sent "
+               f"{a.sent_at.astimezone(ZoneInfo(tz)):%Y-%m-%d} · {state}" for a, state in rows]
     title = f"{len(rows)} {scope}" if len(rows) != 1 else f"1 {scope.replace('announcements', 'announcement', 1)}"
     return Message(title=title, sections=(Section(bullets=tuple(bullets)),),
                    context="Show one with `announce show AN-12`.")

@@ -130,7 +130,17 @@ async def _list(core: Core, actor: Actor, args: tuple[str, ...]) -> Message:
                 rows.append((announcement, text))
             if len(rows) >= 30:
                 break
-    return compose.announcement_list(rows, scope=f"{'open ' if scope == 'open' else ''}announcements")
+        tz = await _viewer_tz(session, actor)
+    return compose.announcement_list(rows, scope=f"{'open ' if scope == 'open' else ''}announcements", tz=tz)
+
+
+async def _viewer_tz(session, actor: Actor) -> str:  # noqa: ANN001 - AsyncSession
+    """Return the zone times are shown in: the partner's for its users, the client's otherwise."""
+    if actor.is_partner and actor.partner_id is not None:
+        partner = await session.get(Partner, actor.partner_id)
+        if partner is not None:
+            return partner.timezone
+    return await client_timezone(session)
 
 
 async def _show(core: Core, actor: Actor, ref: str) -> Message:
