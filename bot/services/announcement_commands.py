@@ -150,9 +150,10 @@ async def _show(core: Core, actor: Actor, ref: str) -> Message:
             tz = await client_timezone(session)
             lines = await service.site_lines(session, announcement)
         else:
+            # partner users get their partner's card, buttons included: the console and a Teams chat can
+            # acknowledge from here, and every press is re-authorized like one on the channel card
             partner = await session.get(Partner, actor.partner_id)
-            tz = partner.timezone
-            lines = await service.site_lines(session, announcement, [actor.partner_id])
+            return await service.partner_card(session, announcement, partner)
     return compose.announcement_detail(announcement, tz=tz, lines=lines, with_partner=actor.is_client_side,
                                        audience=service.audience_text(announcement) if actor.is_client_side else None)
 
