@@ -156,3 +156,37 @@ async def test_teams_announce_by_card_form_delivered_and_acknowledged_in_place(t
     await deliver(core)
     copy_edits = [c for c in connector.calls[before:] if c.conversation == CX_CHANNEL and c.verb == "update"]
     assert copy_edits and "2 of 2 sites acknowledged" in json.dumps(copy_edits[-1].activity, ensure_ascii=False)
+
+
+async def test_teams_have_a_question_opens_the_card_form_and_threads_the_question(teams, connector):
+    core, post = teams
+    await post(user=LEAD, conversation=f"a:{LEAD}", personal=True, text="announce")
+    form_activity = connector.of("reply")[-1]
+    typed = dict(connector.cards("reply")[-1]["actions"][0]["data"], title="New refund screen",
+                 body="Refunds move to Cases > Refund.", category="crm_change", effective_date="2026-11-23",
+                 audience="sites", sites="acme/lisbon", requires_ack="yes", ack_date="2026-11-20")
+    await post(user=LEAD, conversation=f"a:{LEAD}", personal=True, value=typed, reply_to=form_activity.response_id)
+    await deliver(core)
+    card_call = next(c for c in connector.calls if c.conversation == ACME_CHANNEL and c.verb in ("send", "reply"))
+    card = card_call.activity["attachments"][0]["content"]
+    question = next(a["data"] for a in card["actions"] if a["title"] == "Have a question")
+    replies = len(connector.of("reply"))
+    await post(user=GLOBEX_TL, conversation=ACME_CHANNEL, personal=False, value=question,
+               reply_to=card_call.response_id)
+    refusal = json.dumps(connector.cards("reply")[replies:], ensure_ascii=False)
+    assert "not addressed to you" in refusal and "question_form" not in refusal
+    await post(user=ACME_AM, conversation=ACME_CHANNEL, personal=False, value=question,
+               reply_to=card_call.response_id)
+    form = connector.cards("reply")[-1]
+    submit = form["actions"][0]["data"]
+    assert submit["form"] == "announcement_question_form"
+    await post(user=ACME_AM, conversation=ACME_CHANNEL, personal=False,
+               value=dict(submit, question="Are partial refunds included?"), reply_to=connector.of("reply")[-1].response_id)
+    before = len(connector.calls)
+    await deliver(core)
+    threaded = [c for c in connector.calls[before:] if c.conversation.startswith(ACME_CHANNEL) and c.verb in
+                ("send", "reply")]
+    assert len(threaded) == 1 and "partial refunds" in json.dumps(threaded[0].activity, ensure_ascii=False)
+    assert threaded[0].conversation == f"{ACME_CHANNEL};messageid={card_call.response_id}"  # under the card
+    to_lead = [c for c in connector.calls[before:] if c.conversation == f"a:{LEAD}"]
+    assert to_lead and "Question about AN-1 from Joana Silva" in json.dumps(to_lead[0].activity, ensure_ascii=False)
