@@ -95,7 +95,6 @@ async def audience_partners(session: AsyncSession) -> list[AudiencePartner]:
 async def _training_kpis(session: AsyncSession, rows: Sequence[AnnouncementSite],
                          since: datetime) -> dict[int, float]:
     """Return ingested training completion (%) per site row id, over periods ending after ``since``."""
-    site_ids = {r.site_id for r in rows if r.site_id is not None}
     partner_ids = {r.partner_id for r in rows}
     if not partner_ids:
         return {}
@@ -105,14 +104,9 @@ async def _training_kpis(session: AsyncSession, rows: Sequence[AnnouncementSite]
                Measurement.period_end > since)
         .group_by(Measurement.partner_id, Measurement.scope_site))).all()
     values = {(pid, scope): num * 100.0 / den for pid, scope, num, den in sums if den}
-    out = {}
-    for row in rows:
-        if row.site_id is not None and row.site_id not in site_ids:
-            continue
-        value = values.get((row.partner_id, row.scope_site))
-        if value is not None:
-            out[row.id] = value
-    return out
+    # a partner without sites (scope_site 0) shows its partner-level rows
+    return {row.id: values[(row.partner_id, row.scope_site)] for row in rows
+            if (row.partner_id, row.scope_site) in values}
 
 
 async def site_lines(session: AsyncSession, announcement: Announcement,
@@ -400,15 +394,16 @@ async def edit_announcement(db: Database, *, announcement_id: int, actor: Actor,
 
 
 def _changes_in(changes: list[str], announcement: Announcement, tz: str | None) -> list[str]:
-    """Return the change lines with times restated in the reader's zone (the card's facts are theirs too)."""
+    """Return the change lines with their times restated in the reader's zone (their card shows that zone)."""
     if tz is None:
         return changes
-    return [line if not line.startswith(("Effective", "Acknowledge by", "Training due")) else
-            line.split(":", 1)[0] + ": now " + (compose.when({"Effective": announcement.effective_at,
-                                                              "Acknowledge by": announcement.ack_deadline,
-                                                              "Training due": announcement.training_due}
-                                                             [line.split(":", 1)[0]], tz) or "not asked")
-            for line in changes]
+    moments = {"Effective": announcement.effective_at, "Acknowledge by": announcement.ack_deadline,
+               "Training due": announcement.training_due}
+    out = []
+    for line in changes:
+        label = line.split(":", 1)[0]
+        out.append(f"{label}: now {compose.when(moments[label], tz) or 'not asked'}" if label in moments else line)
+    return out
 
 
 # ---- reminders and the missing-sites report ---------------------------------------------------------
