@@ -590,3 +590,21 @@ async def test_list_dates_are_in_the_viewers_zone(core, world, who, clock):
         listing = await dispatch(core, text="announce list", actor=who(name), platform="slack")
         assert f"{sent.ref} Refunds move to the new CRM screen · CRM/tooling change · sent {day} ·" in \
             listing.sections[0].bullets[0], name
+
+
+async def test_two_sites_acknowledged_at_once_the_last_card_update_shows_both(core, world, who, clock, db_url):
+    """Each card update renders the whole card; of two acknowledgements at once the later one sees the other."""
+    for _ in range(3):
+        sent = await announce(core, who, audience="partners", partners=["acme"])
+        rows = await site_rows(core.db, sent.id)
+        other = Database(db_url)
+        try:
+            await asyncio.gather(
+                svc.acknowledge(core.db, site_row_id=rows["krakow"].id, actor=who("acme-tl"), now=clock.now()),
+                svc.acknowledge(other, site_row_id=rows["lisbon"].id, actor=who("acme-am"), now=clock.now()))
+        finally:
+            await other.dispose()
+        items = [r for r in await outbox(core.db) if r.key.startswith(f"announcement:{sent.id}:")]
+        # the delivery worker sends in id order: the last update of each card is what stays on screen
+        assert latest(items, "C0ACMEANNOUNCE").summary == "2 of 2 sites acknowledged"
+        assert latest(items, "C0CXANNOUNCE").summary == "2 of 2 sites acknowledged"

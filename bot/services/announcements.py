@@ -235,8 +235,19 @@ class SiteOutcome:
     first: bool  # False: someone had already acknowledged (or marked trained) this site
 
 
+async def lock_announcement(session: AsyncSession, announcement_id: int) -> None:
+    """Serialize the changes to one announcement's cards (PostgreSQL row lock; SQLite has one writer).
+
+    Every card update renders the whole announcement: two acknowledgements of different sites at
+    once must not each render a card without the other's, or the later-delivered one would undo it.
+    """
+    await session.execute(select(Announcement.id).where(Announcement.id == announcement_id).with_for_update())
+
+
 async def _site_for(session: AsyncSession, site_row_id: int, actor: Actor) -> tuple[Announcement, AnnouncementSite]:
     row = await session.get(AnnouncementSite, site_row_id)
+    if row is not None:
+        await lock_announcement(session, row.announcement_id)
     announcement = await session.get(Announcement, row.announcement_id) if row is not None else None
     # a partner user learns nothing about other partners' announcements, not even that they exist
     if row is None or announcement is None or not actor.can_see_partner(row.partner_id):
@@ -352,6 +363,7 @@ async def edit_announcement(db: Database, *, announcement_id: int, actor: Actor,
     if not actor.is_client_side:
         raise AccessDenied("Only client managers and admins edit announcements.")
     async with db.transaction() as session:
+        await lock_announcement(session, announcement_id)
         announcement = await session.get(Announcement, announcement_id)
         if announcement is None:
             raise AnnouncementNotFound(f"There is no announcement AN-{announcement_id}.")
