@@ -23,7 +23,7 @@ from bot.grammar import visible_partners
 from bot.interactions import ActionResult, FormResult, Press, Submission, on_action, on_form
 from bot.messages import FormErrors, Message, OpenForm, Reply
 from bot.services import announcements as service
-from bot.services.reports import client_timezone
+from bot.services.announcements import client_timezone
 from bot.store.announcements import Announcement, AnnouncementPartner, AnnouncementSite
 from bot.store.models import Partner, Site
 

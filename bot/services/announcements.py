@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.compose import announcement as compose
-from bot.config.schema import BusinessHours, EscalationPolicy
+from bot.config.schema import BusinessHours, ClientProfile, EscalationPolicy
 from bot.domain.access import AccessDenied, Actor
 from bot.domain.announcements import (
     AUDIENCES,
@@ -30,7 +30,6 @@ from bot.domain.announcements import (
 from bot.messages import Message, Section
 from bot.services import digest, home, qbr
 from bot.services.outbox import enqueue_direct, enqueue_to_route
-from bot.services.reports import client_timezone
 from bot.store.announcements import Announcement, AnnouncementPartner, AnnouncementSite
 from bot.store.db import Database
 from bot.store.models import Measurement, Partner, Route, Site, User
@@ -63,6 +62,12 @@ class Draft:
 
 
 # ---- lookups ------------------------------------------------------------------------------------
+
+async def client_timezone(session: AsyncSession) -> str:
+    """Return the client's timezone (forms are typed in it; the client's copy shows it), UTC if unset."""
+    profile = await load_policy(session, None, "client", ClientProfile)
+    return profile.timezone if profile is not None else "UTC"
+
 
 async def route_purpose(session: AsyncSession, partner_id: int | None) -> str:
     """Return the first purpose in the fallback chain that has a route for the partner (None: client)."""
