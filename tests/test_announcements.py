@@ -608,3 +608,20 @@ async def test_two_sites_acknowledged_at_once_the_last_card_update_shows_both(co
         # the delivery worker sends in id order: the last update of each card is what stays on screen
         assert latest(items, "C0ACMEANNOUNCE").summary == "2 of 2 sites acknowledged"
         assert latest(items, "C0CXANNOUNCE").summary == "2 of 2 sites acknowledged"
+
+
+async def test_extending_a_passed_deadline_reminds_and_reports_again(core, world, who, clock):
+    sent = await announce(core, who, audience="partners", partners=["acme"])
+    await run_every(core, clock, until=DEADLINE + timedelta(hours=1))
+    first = [r.key.split("@")[0] for r in await outbox(core.db) if ":reminder:" in r.key or r.key.endswith(":missing")]
+    assert sorted(set(first)) == [f"announcement:{sent.id}:card:{world.partners['acme'].id}:reminder:deadline",
+                                  f"announcement:{sent.id}:card:{world.partners['acme'].id}:reminder:half",
+                                  f"announcement:{sent.id}:missing"]
+    # the lead gives the sites until next Wednesday 17:00 (16:00 UTC)
+    await handle_form(core, Submission(FormId.ANNOUNCEMENT, {**GOOD, "ack_date": "2026-11-25"}, who("lead"),
+                                       state=str(sent.id)))
+    await run_every(core, clock, until=datetime(2026, 11, 26, tzinfo=UTC))
+    keys = [r.key.split("@")[0] for r in await outbox(core.db) if r.created_at > DEADLINE + timedelta(hours=1)
+            and (":reminder:" in r.key or ":missing" in r.key)]
+    assert sorted(set(keys)) == [f"announcement:{sent.id}:card:{world.partners['acme'].id}:reminder:deadline:1",
+                                 f"announcement:{sent.id}:missing:1"]

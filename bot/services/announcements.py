@@ -379,13 +379,20 @@ async def edit_announcement(db: Database, *, announcement_id: int, actor: Actor,
         await session.execute(update(Announcement).where(Announcement.id == announcement_id).values(
             revision=Announcement.revision + 1).execution_options(synchronize_session=False))
         await session.refresh(announcement)
+        # a deadline moved into the future is a new deadline: its reminder and missing-sites report go out again
+        extended = draft.ack_deadline is not None and draft.ack_deadline != announcement.ack_deadline \
+            and draft.ack_deadline > now
         for name in ("title", "body", "category", "effective_at", "link", "ack_deadline", "training_due"):
             setattr(announcement, name, getattr(draft, name))
         announcement.edited_at = now
+        if extended:
+            announcement.missing_reported_at = None
         session.add(announcement)
         deliveries = (await session.execute(select(AnnouncementPartner).where(
             AnnouncementPartner.announcement_id == announcement_id).order_by(AnnouncementPartner.id))).scalars().all()
         for delivery in deliveries:
+            if extended:
+                delivery.deadline_sent_at = None
             await _schedule(session, announcement, delivery)
         await session.flush()
         await _refresh_cards(session, announcement, partner_ids=[d.partner_id for d in deliveries],
@@ -459,7 +466,9 @@ async def send_reminders(db: Database, *, now: datetime) -> list[str]:
                     continue  # every site acknowledged: the mark stays, nothing is sent
                 announcement = await session.get(Announcement, delivery.announcement_id)
                 partner = await session.get(Partner, delivery.partner_id)
-                key = f"{delivery.card_key}:reminder:{stage}"
+                # an extended deadline (an edit) is a new round of reminders, under keys of its own
+                key = f"{delivery.card_key}:reminder:{stage}" + (f":{announcement.revision}"
+                                                                  if announcement.revision else "")
                 await enqueue_to_route(session, partner_id=partner.id, purpose=await route_purpose(session, partner.id),
                                        message=compose.reminder(announcement, waiting=[w.site_name for w in waiting],
                                                                 tz=partner.timezone, final=stage == "deadline"),
@@ -490,7 +499,8 @@ async def report_missing(db: Database, *, now: datetime) -> list[str]:
             author = await session.get(User, announcement.author_id) if announcement.author_id else None
             if not missing or author is None or not author.active:
                 continue
-            key = f"announcement:{announcement_id}:missing"
+            key = f"announcement:{announcement_id}:missing" + (f":{announcement.revision}"
+                                                                 if announcement.revision else "")
             await enqueue_direct(session, user=author, key=key, now=now, message=compose.missing_report(
                 announcement, missing=missing, total=len(lines), tz=await client_timezone(session)))
             keys.append(key)
