@@ -625,3 +625,23 @@ async def test_extending_a_passed_deadline_reminds_and_reports_again(core, world
             and (":reminder:" in r.key or ":missing" in r.key)]
     assert sorted(set(keys)) == [f"announcement:{sent.id}:card:{world.partners['acme'].id}:reminder:deadline:1",
                                  f"announcement:{sent.id}:missing:1"]
+
+
+async def test_a_partner_without_sites_is_one_recipient_its_leads_acknowledge(core, db, make_partner, make_user):
+    bare = await make_partner("bare", name="Bare Outsourcing", tz="America/Bogota", sites=())
+    lead = await make_user("lead-console", role="client")
+    site_lead = await make_user("bare-site", role="partner", partner=bare, capabilities=("site:anywhere",))
+    partner_lead = await make_user("bare-lead", role="partner", partner=bare)
+    result = await handle_form(core, Submission(FormId.ANNOUNCEMENT, GOOD, lead))
+    assert "1 site of 1 partner" in result.reply.title
+    async with db.session() as s:
+        (row,) = (await s.exec(select(AnnouncementSite))).all()
+        announcement = await s.get(Announcement, result.extra["announcement_id"])
+        card = await svc.partner_card(s, announcement, bare)
+    assert (row.site_id, row.site_name) == (None, "Bare Outsourcing")
+    assert [a.label for a in card.actions] == ["Acknowledge", "Have a question"]
+    refused = await press_ack(core, site_lead, row)  # tied to a site, so not speaking for the whole partner
+    assert refused.replace is None
+    done = await press_ack(core, partner_lead, row)
+    assert done.replace.summary == "1 of 1 site acknowledged"
+    assert "Bare Outsourcing: acknowledged by bare-lead" in str(done.replace)
