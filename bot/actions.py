@@ -21,6 +21,10 @@ class ActionId(StrEnum):
     FEEDBACK_OPEN_FORM = "feedback_open_form"
     REPORT_ACKNOWLEDGE = "report_acknowledge"
     QBR_ACTION_DONE = "qbr_action_done"
+    # announcements (change rollout)
+    ANNOUNCEMENT_ACKNOWLEDGE = "announcement_acknowledge"
+    ANNOUNCEMENT_QUESTION = "announcement_question"
+    ANNOUNCEMENT_TRAINING = "announcement_training"
     # dashboard: a link button (Home) or a button answering with a personal link (digests)
     OPEN_DASHBOARD = "open_dashboard"
 
@@ -35,3 +39,6 @@ class FormId(StrEnum):
     FEEDBACK = "feedback_form"
     REVERSE_REPORT = "reverse_report_form"
     QBR_SCHEDULE = "qbr_schedule_form"
+    ANNOUNCEMENT = "announcement_form"
+    ANNOUNCEMENT_QUESTION = "announcement_question_form"
+    ANNOUNCEMENT_TRAINING = "announcement_training_form"

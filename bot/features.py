@@ -3,6 +3,7 @@
 One visible place: adding a feature means adding its import here.
 """
 
+import bot.services.announcements  # noqa: F401
 import bot.services.breach_actions  # noqa: F401
 import bot.services.dashboard_commands  # noqa: F401
 import bot.services.escalation_handlers  # noqa: F401

@@ -37,6 +37,7 @@ JOB_MODULES: tuple[str, ...] = (
     "jobs.reports",
     "jobs.feedback",
     "jobs.staffing",
+    "jobs.announcements",
 )
 
 

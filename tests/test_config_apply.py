@@ -50,10 +50,10 @@ def _names(plan, action: str, kind: str) -> list[str]:
 
 async def test_apply_example_creates_expected_rows(db, make_config):
     plan = await apply_config(db, make_config())
-    assert await _counts(db) == {"Partner": 3, "Site": 4, "Target": 28, "User": 21, "Route": 38,
-                                 "PartnerPolicy": 17}
+    assert await _counts(db) == {"Partner": 3, "Site": 4, "Target": 28, "User": 21, "Route": 42,
+                                 "PartnerPolicy": 20}
     assert {i.action for i in plan.items} == {CREATE}
-    assert len(plan.items) == 3 + 4 + 28 + 21 + 38 + 17
+    assert len(plan.items) == 3 + 4 + 28 + 21 + 42 + 20
     assert "partner acme (Acme Contact Solutions)" in plan.render().splitlines()[0]
     async with db.session() as s:
         acme = (await s.exec(select(Partner).where(Partner.slug == "acme"))).one()
@@ -140,11 +140,11 @@ async def test_apply_removed_partner_without_history_is_deleted_with_children(db
     assert len(_names(plan, REMOVE, "target")) == 8 + 1
     assert "acme/frt-email-day" in _names(plan, REMOVE, "target")
     assert len(_names(plan, REMOVE, "route")) == 10
-    assert sorted(_names(plan, REMOVE, "policy")) == ["globex digest", "globex escalation", "globex pulse", "globex qbr",
-                                                            "globex staffing"]
+    assert sorted(_names(plan, REMOVE, "policy")) == ["globex channels", "globex digest", "globex escalation",
+                                                            "globex pulse", "globex qbr", "globex staffing"]
     assert len(_names(plan, REMOVE, "user")) == 3
     assert not plan.of(CREATE) and not plan.of(CHANGE)
-    assert await _counts(db) == {"Partner": 2, "Site": 3, "Target": 19, "User": 18, "Route": 28, "PartnerPolicy": 12}
+    assert await _counts(db) == {"Partner": 2, "Site": 3, "Target": 19, "User": 18, "Route": 32, "PartnerPolicy": 14}
     assert (await apply_config(db, make_config(mutate))).items == []
 
 
@@ -177,7 +177,7 @@ async def test_apply_removed_partner_with_measurements_is_deactivated(db, make_c
 async def test_apply_dry_run_writes_nothing_and_plans_the_same(db, make_config):
     dry = await apply_config(db, make_config(), dry_run=True)
     assert await _counts(db) == dict.fromkeys(("Partner", "Site", "Target", "User", "Route", "PartnerPolicy"), 0)
-    assert dry.render().splitlines()[-1].startswith("Dry run, nothing written: would apply 111 created")
+    assert dry.render().splitlines()[-1].startswith("Dry run, nothing written: would apply 118 created")
     real = await apply_config(db, make_config())
     assert dry.items == real.items
 

@@ -51,13 +51,13 @@ def test_config_apply_then_reapply_prints_plan_then_no_changes(cli_db, capsys):
     assert main(["config", "apply", str(EXAMPLE), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "+ partner acme (Acme Contact Solutions)" in out
-    assert "Dry run, nothing written: would apply 111 created, 0 changed, 0 removed." in out
+    assert "Dry run, nothing written: would apply 118 created, 0 changed, 0 removed." in out
     assert _count(cli_db, Partner) == 0
 
     assert main(["config", "apply", str(EXAMPLE)]) == 0
     out = capsys.readouterr().out
     assert "+ target northwind/sl-chat-day (service_level >= 85 per day chat)" in out
-    assert out.rstrip().endswith("Applied: 111 created, 0 changed, 0 removed.")
+    assert out.rstrip().endswith("Applied: 118 created, 0 changed, 0 removed.")
     assert (_count(cli_db, Partner), _count(cli_db, Target), _count(cli_db, User)) == (3, 28, 21)
 
     assert main(["config", "apply", str(EXAMPLE)]) == 0

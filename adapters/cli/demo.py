@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy import func, select
 
+from adapters.cli.demo_announcements import show_announcement
 from adapters.cli.demo_escalation import show_escalation
 from adapters.cli.demo_feedback import show_pulse
 from adapters.cli.demo_reports import show_reverse_report
@@ -153,6 +154,8 @@ SHOWCASE.append(("SLA breach alert and recovery", show_alerts))
 SHOWCASE.append(("Escalation: filed in Slack, climbs the levels, acknowledged and resolved in Teams", show_escalation))
 SHOWCASE.append(("Reverse report: sent from Slack, acknowledged in place, the other one reminded",
                  show_reverse_report))
+SHOWCASE.append(("Announcement: a CRM change rolled out to Acme's and Globex's sites, acknowledged, reminded",
+                 show_announcement))
 SHOWCASE.append(("Feedback pulse: acme's round goes out as Slack DMs, three people answer, the results", show_pulse))
 SHOWCASE.append(("Staffing: forecast vs schedule, a pre-shortfall warning and a what-if", show_staffing))
 SHOWCASE.append(("Weekly digest with chart, QBR reminder and pack", show_digest_and_qbr))

@@ -220,6 +220,17 @@ def _cross_check(partners: list[tuple[int, PartnerConfig]], user_items: list[tup
             issues.append(ConfigIssue(f"{at}.id", f"duplicate user id {user.id!r}"))
         if user.partner is not None and user.partner not in slugs:
             issues.append(ConfigIssue(f"{at}.partner", f"no partner with slug {user.partner!r}"))
+        sites_of = {p.slug: [s.key for s in p.sites] for _, p in partners}
+        for k, capability in enumerate(user.capabilities):
+            if not capability.startswith("site:"):
+                continue
+            key = capability.removeprefix("site:")
+            if user.role is not Role.PARTNER:
+                issues.append(ConfigIssue(f"{at}.capabilities[{k}]", "only partner users are tied to a site"))
+            elif user.partner in sites_of and key not in sites_of[user.partner]:
+                known = ", ".join(sites_of[user.partner]) or "none"
+                issues.append(ConfigIssue(f"{at}.capabilities[{k}]",
+                                          f"partner {user.partner!r} has no site {key!r} (sites: {known})"))
         for platform, value in user.identities.pairs():
             if f"{platform}:{value}" in identities:
                 issues.append(ConfigIssue(f"{at}.identities.{platform}", f"{platform} id {value!r} is given to more than one user"))

@@ -126,6 +126,7 @@ class Purpose(StrEnum):
     ESCALATIONS = "escalations"
     REPORTS = "reports"
     QBR = "qbr"
+    ANNOUNCEMENTS = "announcements"
 
 
 class RouteSet(_Model):
@@ -146,6 +147,7 @@ class PartnerRoutes(_Model):
     escalations: RouteSet = RouteSet()
     reports: RouteSet = RouteSet()
     qbr: RouteSet = RouteSet()
+    announcements: RouteSet = RouteSet()  # empty: announcements go to `reports`, else `alerts`
 
 
 class ClientRoutes(_Model):
@@ -156,6 +158,7 @@ class ClientRoutes(_Model):
     escalations: RouteSet = RouteSet()
     reports: RouteSet = RouteSet()
     qbr: RouteSet = RouteSet()
+    announcements: RouteSet = RouteSet()  # empty: the copies go to `reports`
 
 
 class SeverityWaits(_Model):

@@ -298,6 +298,7 @@ class _Sync:
             wanted[(pid, "digest")] = pc.digest.model_dump(mode="json")
             wanted[(pid, "pulse")] = pc.pulse.model_dump(mode="json")
             wanted[(pid, "staffing")] = pc.staffing.model_dump(mode="json")
+            wanted[(pid, "channels")] = {"channels": [c.value for c in pc.channels]}  # announcement audiences
         for row in await self._all(PartnerPolicy):
             key = (row.scope_partner, row.kind)
             name = f"{self._scope(row.partner_id)} {row.kind}"

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.store.models import User
 
-POLICY_KINDS = ("escalation", "qbr", "digest", "pulse", "staffing", "client")
+POLICY_KINDS = ("escalation", "qbr", "digest", "pulse", "staffing", "client", "channels")
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -6,6 +6,7 @@ Alembic's env and the test fixtures import this module; add new table modules he
 from sqlmodel import SQLModel
 
 import bot.store.alerts  # noqa: F401
+import bot.store.announcements  # noqa: F401
 import bot.store.conversations  # noqa: F401
 import bot.store.escalations  # noqa: F401
 import bot.store.feedback  # noqa: F401
