@@ -1,7 +1,7 @@
 """announcements sites acknowledgements
 
 Revision ID: 16a0c3e5b7d9
-Revises: 5e134a7c4dac
+Revises: 11a0c7e4d2b1
 Create Date: 2026-12-05 17:06:45.955021
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import bot.store.types
 
 revision: str = '16a0c3e5b7d9'
-down_revision: str | None = '5e134a7c4dac'
+down_revision: str | None = '11a0c7e4d2b1'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
