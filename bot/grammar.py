@@ -13,6 +13,7 @@ from bot.domain.access import AccessDenied, Actor
 from bot.domain.metrics import lookup
 from bot.domain.metrics import names as metric_names
 from bot.domain.windows import WINDOW_HELP, WINDOW_WORDS, looks_like_window
+from bot.domain.wording import possessive
 from bot.store.models import Partner
 
 ALL = "all"
@@ -80,7 +81,7 @@ async def resolve_partner(session: AsyncSession, token: str, actor: Actor) -> Pa
         raise CommandError(f"There is no partner called '{token}'.",
                            suggestions=tuple(suggest(token, {p.slug for p in tokens.values()})))
     if not actor.can_see_partner(partner.id):
-        raise AccessDenied(f"You can only see your own partner's data, not {partner.name}'s.")
+        raise AccessDenied(f"You can only see your own partner's data, not {possessive(partner.name)}.")
     return partner
 
 

@@ -26,6 +26,7 @@ from bot.domain.escalation import (
     parse_ref,
     require_view,
 )
+from bot.domain.wording import possessive
 from bot.interactions import ActionResult, FormResult, Press, Submission, on_action, on_form
 from bot.messages import FormErrors, Message, OpenForm, Reply
 from bot.services import escalations as service
@@ -102,7 +103,7 @@ async def _list(core: Core, actor: Actor, args: tuple[str, ...]) -> Message:
                 raise CommandError(f"There is no partner '{partner_slug}'.",
                                    suggestions=suggest(partner_slug, [p.slug for p in every if actor.can_see_partner(p.id)]))
             if not actor.can_see_partner(partner.id):
-                raise AccessDenied(f"You can only see your own partner's escalations, not {partner.name}'s.")
+                raise AccessDenied(f"You can only see your own partner's escalations, not {possessive(partner.name)}.")
             partner_ids = [partner.id]
         else:
             partner_ids = [p.id for p in every if actor.can_see_partner(p.id)]
@@ -250,7 +251,7 @@ async def on_breach_open_escalation(core: Core, press: Press) -> ActionResult:
             async with core.db.session() as session:
                 partner = (await session.exec(sm_select(Partner).where(Partner.slug == prefill.partner))).first()
             if partner is not None and not press.actor.can_see_partner(partner.id):
-                raise AccessDenied(f"You can only see your own partner's data, not {partner.name}'s.")
+                raise AccessDenied(f"You can only see your own partner's data, not {possessive(partner.name)}.")
     if prefill is None:
         prefill = compose.FilingPrefill(category=Category.SLA_PERFORMANCE.value, severity=Severity.P2.value)
     return ActionResult(open_form=await filing_form_for(core, press.actor, prefill))

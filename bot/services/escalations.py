@@ -36,6 +36,7 @@ from bot.domain.escalation import (
     plan,
     repeat_due,
 )
+from bot.domain.wording import possessive
 from bot.services.outbox import enqueue, enqueue_direct, enqueue_to_route, route_key
 from bot.store.db import Database
 from bot.store.escalations import Escalation, EscalationEvent, due_ids, get_escalation
@@ -171,7 +172,8 @@ async def _record(session: AsyncSession, esc: Escalation, setting: Setting, *, m
             _reschedule(esc, setting)
             esc.repeat_at = held_until
             esc.next_action_at = next_action(esc.escalate_at, esc.repeat_at, esc.close_at)
-            hold = f"Outside {setting.partner.name}'s business or quiet hours: people are told at {held_until:%Y-%m-%d %H:%M} UTC."
+            hold = (f"Outside {possessive(setting.partner.name)} business or quiet hours: people are told at "
+                    f"{held_until.astimezone(setting.tz):%Y-%m-%d %H:%M} ({setting.tz.key}).")
             event.note = f"{note} ({hold})" if note else hold
         else:
             # a held first message is not a reminder, though the timer sends it
