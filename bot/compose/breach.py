@@ -25,7 +25,8 @@ def parts_text(metric_key: str, num: float, den: float) -> str:
     metric = CATALOGUE[metric_key]
     if metric.unit is Unit.PERCENT:
         return f"{num:,.0f} of {den:,.0f} {metric.num_label}"
-    return f"{num:,.0f} {metric.num_label} over {den:,.0f} {metric.den_label}"
+    unit = metric.den_label[:-1] if den == 1 and metric.den_label.endswith("s") else metric.den_label
+    return f"{num:,.0f} {metric.num_label} over {den:,.0f} {unit}"
 
 
 def duration_text(delta: timedelta) -> str:
