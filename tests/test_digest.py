@@ -79,7 +79,7 @@ async def test_digest_text_alone_reads_without_chart(db, make_partner):
         _, message = await build_digest(s, partner=acme, now=moment_after_week("2026-W46", acme.timezone), chart=False)
     assert message.image is None
     text = digest_text(message)
-    assert "Average handle time: 5m 00s (target ≤ 4m 00s, breach, +60s)" in text
+    assert "Average handle time: 5m 00s (target ≤ 4m 00s, breach, +1m 00s)" in text
     assert "improved" in text and "worsened" in text
 
 

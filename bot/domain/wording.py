@@ -23,3 +23,8 @@ def hours_minutes(delta: timedelta) -> str:
     """Render a duration as "1464h 00m" (whole minutes, never negative)."""
     minutes = max(0, int(delta.total_seconds() // 60))
     return f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def comparator_symbol(comparator: str) -> str:
+    """Write a target's comparator the one way every message does: ≥ or ≤."""
+    return {">=": "≥", "<=": "≤"}.get(comparator, comparator)

@@ -6,6 +6,8 @@ that carried the button showed: the services check the actor's rights on each mo
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,7 +28,7 @@ from bot.domain.escalation import (
     parse_ref,
     require_view,
 )
-from bot.domain.wording import possessive
+from bot.domain.wording import comparator_symbol, possessive
 from bot.interactions import ActionResult, FormResult, Press, Submission, on_action, on_form
 from bot.messages import FormErrors, Message, OpenForm, Reply
 from bot.services import escalations as service
@@ -229,9 +231,11 @@ async def _breach_prefill(session: AsyncSession, breach_id: int) -> compose.Fili
     target = await session.get(Target, breach.target_id)
     metric = metrics.lookup(target.metric) if target is not None else None
     label = metric.label if metric is not None else (target.metric if target is not None else "a KPI")
-    lines = [f"SLA breach of {label} since {breach.opened_at:%Y-%m-%d %H:%M} UTC."]
+    when = breach.opened_at.astimezone(ZoneInfo(partner.timezone)) if partner else breach.opened_at
+    zone = partner.timezone if partner else "UTC"
+    lines = [f"SLA breach of {label} since {when:%Y-%m-%d %H:%M} ({zone})."]
     if target is not None:
-        lines.append(f"Target: {target.comparator} {target.target_value:g} per {target.window}.")
+        lines.append(f"Target: {comparator_symbol(target.comparator)} {target.target_value:g} per {target.window}.")
     lines.append(f"Worst value: {breach.worst_value:g}; latest: {breach.last_value:g}.")
     return compose.FilingPrefill(partner=partner.slug if partner else None, severity=Severity.P2.value,
                                  category=Category.SLA_PERFORMANCE.value, title=f"SLA breach: {label}",
