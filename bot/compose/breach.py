@@ -201,10 +201,11 @@ def prebreach_warning(view: PreBreachView) -> Message:
     )
 
 
-def open_breaches_section(views: list[BreachView]) -> Section:
-    """List open episodes for /sla and App Home."""
+def open_breaches_section(views: list[BreachView], *, total: int | None = None) -> Section:
+    """List open episodes for /sla and App Home; ``total`` counts them all when ``views`` are the newest few."""
     if not views:
         return Section(heading="Open breaches", text="No open breaches.")
+    total = max(total or 0, len(views))
     bullets = []
     for v in views:
         metric = CATALOGUE[v.metric]
@@ -212,4 +213,7 @@ def open_breaches_section(views: list[BreachView]) -> Section:
         bullets.append(f"#{v.episode_id} {v.partner_name} · {v.scope}: {metric.label} "
                        f"{format_value(metric, v.value)} (target {comparator_symbol(v.comparator)} "
                        f"{format_value(metric, v.target)}) since {v.since.strftime('%Y-%m-%d %H:%M %Z')}{ack}")
-    return Section(heading="Open breaches", bullets=tuple(bullets))
+    if total > len(views):
+        bullets.append(f"...and {total - len(views)} older open (newest {len(views)} shown); "
+                       f"`sla <partner>` lists one partner's")
+    return Section(heading=f"Open breaches ({total})", bullets=tuple(bullets))

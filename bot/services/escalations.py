@@ -147,8 +147,16 @@ async def _notify_level(session: AsyncSession, esc: Escalation, setting: Setting
             thread = route_key(esc.card_key, platform, destination) if (platform, destination) in card_routes else None
             await enqueue(session, platform=platform, destination=destination, message=message,
                           key=f"{event_key}:notify:{platform}:{destination}", now=now, thread_of=thread)
-            told.append(f"#{destination}")
+            told.append(await _channel_name(session, platform, destination))
     esc.notified = told
+
+
+async def _channel_name(session: AsyncSession, platform: str, destination: str) -> str:
+    """Name a channel for people: its Teams name when known, else the platform's channel (never a raw id)."""
+    from bot.store.conversations import ConversationRef
+
+    name = (await session.execute(select(ConversationRef.name).where(ConversationRef.key == destination))).scalar()
+    return f"#{name}" if name else f"the escalation channel ({platform.title()})"
 
 
 async def _record(session: AsyncSession, esc: Escalation, setting: Setting, *, move: Move, actor: Actor | None,
