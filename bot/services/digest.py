@@ -109,7 +109,12 @@ def scorecard_of(partner: Partner, lines: Sequence[KpiLine], weights: Mapping[st
 
 async def _changes(session: AsyncSession, partners: Sequence[Partner], lines: Sequence[KpiLine],
                    start: datetime, end: datetime, *, with_partner: bool) -> tuple[list[str], int]:
-    """Return the week's "What changed" lines and how many breach episodes were open at week end."""
+    """Return the week's "What changed" lines and how many breach episodes were open at week end.
+
+    ``start``/``end`` bound every partner's week; each partner's own local week (from its KPI
+    lines) decides what counts for it, so a portfolio digest judges each partner by its week.
+    """
+    weeks = {line.partner.id: (line.window.start_utc, line.window.end_utc) for line in lines}
     movers = sorted(
         (line for line in lines if line.delta and line.previous_value),
         key=lambda line: -abs(line.delta / line.previous_value),  # relative move, so units compare
@@ -129,31 +134,35 @@ async def _changes(session: AsyncSession, partners: Sequence[Partner], lines: Se
     targets = {t.id: t for t in (await session.execute(select(Target).where(
         Target.id.in_({e.target_id for e in episodes})))).scalars().all()} if episodes else {}
     sites = await site_names(session, list(names)) if episodes else {}
+    episodes = [e for e in episodes if e.opened_at < weeks.get(e.partner_id, (start, end))[1]]
     for e in episodes:
+        w_start, w_end = weeks.get(e.partner_id, (start, end))
         who = f"{names[e.partner_id]}: " if with_partner else ""
         what = target_label(targets.get(e.target_id), sites)
         opened = f"{e.opened_at.astimezone(zones[e.partner_id]):%a %d %b %H:%M}"
-        if e.recovered_at is not None and e.recovered_at < end:
-            if e.recovered_at >= start:
+        if e.recovered_at is not None and e.recovered_at < w_end:
+            if e.recovered_at >= w_start:
                 out.append(f"{who}{what} breach recovered after {_duration(e.recovered_at - e.opened_at)} "
                            f"({plural(e.windows_breached, 'window')} breached)")
             else:  # opened and recovered before the week: not this week's news
                 continue
-        elif e.opened_at >= start:
+        elif e.opened_at >= w_start:
             out.append(f"{who}{what} breach opened {opened}, still open at week end")
         else:
             out.append(f"{who}{what} breach open since {opened}, still open at week end")
-    open_at_end = sum(1 for e in episodes if e.recovered_at is None or e.recovered_at >= end)
+    open_at_end = sum(1 for e in episodes
+                      if e.recovered_at is None or e.recovered_at >= weeks.get(e.partner_id, (start, end))[1])
     escalations = (await session.execute(select(Escalation).where(
         Escalation.partner_id.in_(list(names)),
         or_(and_(Escalation.opened_at >= start, Escalation.opened_at < end),
             and_(Escalation.first_resolved_at >= start, Escalation.first_resolved_at < end)),
     ).order_by(Escalation.opened_at, Escalation.id))).scalars().all()
     for partner_id in names:
+        w_start, w_end = weeks.get(partner_id, (start, end))
         mine = [e for e in escalations if e.partner_id == partner_id]
-        opened = [e for e in mine if start <= e.opened_at < end]
-        resolved = [e for e in mine if e.first_resolved_at and start <= e.first_resolved_at < end]
-        if not mine:
+        opened = [e for e in mine if w_start <= e.opened_at < w_end]
+        resolved = [e for e in mine if e.first_resolved_at and w_start <= e.first_resolved_at < w_end]
+        if not opened and not resolved:
             continue
         acks = [e.first_acknowledged_at - e.opened_at for e in opened if e.first_acknowledged_at]
         ack = f"; mean time to acknowledge {_duration(sum(acks, timedelta()) / len(acks))}" if acks else ""
