@@ -67,6 +67,18 @@ def _text(text: str, **props: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": escape(text), "wrap": True, **props}
 
 
+def _compact_kpi(row: KpiRow) -> dict[str, Any]:
+    """One KPI in two cells (figures, coloured status word), for cards that cannot hold the full rows."""
+    label = f"{row.scope} · {row.label}" if row.scope else row.label
+    figures = " · ".join(x for x in (f"**{escape(label)}** {escape(row.value)}",
+                                     escape(f"target {row.target}") if row.target else None,
+                                     escape(row.delta) if row.delta else None) if x)
+    return {"type": "ColumnSet", "spacing": "None", "columns": [
+        {"type": "Column", "width": "stretch", "items": [{"type": "TextBlock", "text": figures, "wrap": True}]},
+        {"type": "Column", "width": "auto", "items": [_text(row.status.text, color=STATUS_COLOR[row.status],
+                                                            weight="Bolder")]}]}
+
+
 def _kpi(row: KpiRow) -> dict[str, Any]:
     label = f"{row.scope} · {row.label}" if row.scope else row.label
     columns = [
@@ -84,7 +96,7 @@ def _kpi(row: KpiRow) -> dict[str, Any]:
     return {"type": "ColumnSet", "columns": columns, "spacing": "Small"}
 
 
-def _section(section: Section) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
+def _section(section: Section, *, compact: bool = False) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
     """Return a section's fixed items (heading, text) and its rows (facts, KPIs, bullets) in order."""
     items: list[dict[str, Any]] = []
     if section.heading:
@@ -94,7 +106,7 @@ def _section(section: Section) -> tuple[list[dict[str, Any]], list[tuple[str, di
     rows: list[tuple[str, dict[str, Any]]] = [
         ("fact", {"title": escape(f.label), "value": escape(f.value + (f" ({f.status.text})" if f.status else ""))})
         for f in section.facts]
-    rows += [("item", _kpi(row)) for row in section.kpis]
+    rows += [("item", _compact_kpi(row) if compact else _kpi(row)) for row in section.kpis]
     rows += [("item", _text(f"• {b}", spacing="None")) for b in section.bullets]
     return items, rows
 
@@ -106,8 +118,8 @@ def _assemble(fixed: list[dict[str, Any]], rows: list[tuple[str, dict[str, Any]]
         out.append({"type": "FactSet", "facts": facts})
     out += [r for kind, r in rows if kind == "item"]
     if left_out:
-        out.append(_text(f"...and {left_out} more in this section, left out to fit Teams' message size "
-                         f"(Slack and the CLI show them all).", isSubtle=True, size="Small"))
+        out.append(_text(f"...and {left_out} more not shown (Teams size limit; Slack shows all)",
+                         isSubtle=True, size="Small", spacing="None"))
     return out
 
 
@@ -161,32 +173,45 @@ def render_card(message: Message) -> dict[str, Any]:
                   color=SEVERITY_COLOR[message.severity])]
     if message.summary:
         head.append(_text(message.summary))
-    parts = [_section(section) for section in message.sections]
-    kept = [list(rows) for _fixed, rows in parts]
     tail = [_text(message.context, isSubtle=True, size="Small", separator=True)] if message.context else []
     actions = _actions(message)
+    # The chart's fallback note is the least it takes; the rows must fit beside that.
+    floor = _image(message, 0)
+    parts = [_section(section) for section in message.sections]
+    kept = [list(rows) for _fixed, rows in parts]
 
     def build(extra: list[dict[str, Any]]) -> dict[str, Any]:
         body = [item for (fixed, rows), rows_kept in zip(parts, kept, strict=True)
                 for item in _assemble(fixed, rows_kept, len(rows) - len(rows_kept))]
         return _card(head + body + extra + tail, actions)
 
-    # The chart's fallback note is the least it takes; the rows must fit beside that.
-    floor = _image(message, 0)
     card = build(floor)
+    if size(card) > MAX_BYTES:
+        # Too large: KPI rows in their compact form first (every figure and the status word stay)
+        parts = [_section(section, compact=True) for section in message.sections]
+        kept = [list(rows) for _fixed, rows in parts]
+        card = build(floor)
     over = size(card) - MAX_BYTES
     if over > 0:
-        # Estimate each row's bytes, drop from the section with the most rows left until the
-        # estimate fits, then confirm with the real size (a "left out" note costs bytes too).
+        # Then the sections holding the most bytes give up their last rows (so a long KPI list
+        # shrinks before a short ranking); estimate per row, then confirm with the real size.
         cost = [[size(r) + 2 for _k, r in rows] for rows in kept]
+        held = [sum(c) for c in cost]
+
+        def biggest() -> int:
+            return max((j for j in range(len(kept)) if kept[j]), key=lambda j: (held[j], j))
+
         while over > 0 and any(kept):
-            i = max(range(len(kept)), key=lambda j: (len(kept[j]), j))
+            i = biggest()
             kept[i].pop()
-            over -= cost[i].pop()
+            freed = cost[i].pop()
+            held[i] -= freed
+            over -= freed
         card = build(floor)
         while size(card) > MAX_BYTES and any(kept):
-            i = max(range(len(kept)), key=lambda j: (len(kept[j]), j))
+            i = biggest()
             kept[i].pop()
+            held[i] -= cost[i].pop()
             card = build(floor)
     if message.image:
         with_chart = build(_image(message, MAX_BYTES - size(build([]))))
