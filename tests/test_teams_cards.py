@@ -233,3 +233,30 @@ def test_teams_card_severity_header_words_for_each_level():
     words = {sev: render_card(Message(title="T", severity=sev))["body"][0]["text"] for sev in Severity}
     assert words == {Severity.INFO: "T", Severity.SUCCESS: "OK: T", Severity.WARNING: "WARNING: T",
                      Severity.CRITICAL: "CRITICAL: T"}
+
+
+def test_teams_chart_gets_the_room_left_in_a_small_card_not_a_fixed_cap():
+    """A 6 KB digest has room for a chart over 12 KB: it is shown, and the card stays under the limit."""
+    noise = io.BytesIO()
+    PILImage.frombytes("RGB", (80, 60), random.Random(3).randbytes(80 * 60 * 3)).save(noise, format="PNG")
+    png = noise.getvalue()
+    assert 12 * 1024 < len(png) < 16 * 1024  # over the old fixed cap, and not compressible by a palette
+    message = Message(title="Weekly digest · Globex · 2026-W46", sections=(Section(heading="KPIs", kpis=tuple(
+        KpiRow("csat", f"CSAT {i}", "90.0%", "≥ 85.0%", Status.OK) for i in range(5))),),
+        image=Image(alt="Globex scorecard KPIs", png=png))
+    card = render_card(message)
+    [image] = [b for b in card["body"] if b["type"] == "Image"]
+    assert image["url"].startswith("data:image/png;base64,") and size(card) <= MAX_BYTES
+    # with the card already full, the same chart is explained, not silently dropped
+    full = Message(title="t", sections=(Section(bullets=tuple("x" * 400 for _ in range(60))),),
+                   image=Image(alt="Globex scorecard KPIs", png=png))
+    texts = [b.get("text", "") for b in render_card(full)["body"]]
+    assert any(t.startswith("Chart not shown in Teams") for t in texts)
+
+
+def test_slack_clip_cuts_at_a_word_break():
+    from adapters.slack.blockkit import clip
+
+    assert clip("First contact resolution · all sites · all channels", 44) == "First contact resolution · all sites · all…"
+    assert clip("First contact resolution · all sites · all channels", 40) == "First contact resolution · all sites…"
+    assert clip("short", 44) == "short"
