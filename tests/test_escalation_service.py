@@ -163,6 +163,8 @@ async def test_timers_p3_filed_in_quiet_hours_waits_for_business_morning(db, wor
     assert "people are told at 2026-11-17 08:00 (Europe/Warsaw)" in filed_note
     clock.set(utc("2026-11-17T12:00:00+01:00"))
     assert (await escalation_timers.run(core)).escalated == (esc.ref,)
+    told = (await reload(db, esc.id)).notified  # L2: a person and the escalation channel, by name
+    assert told and not any(t.startswith("#C0") for t in told), told
 
 
 async def test_timers_p1_at_night_notifies_and_climbs_at_once(db, world, clock, make_escalation, make_core):
