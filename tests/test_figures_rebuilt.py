@@ -218,7 +218,7 @@ async def test_every_qbr_pack_figure_is_rebuilt_for_a_quarter_in_progress(db, wo
              status(m, value(world, p.id, m, quarter))) for m in PACK_METRICS]
         mine = [e for e in world.episodes if e.partner_id == p.id and e.opened_at < NOW
                 and (e.recovered_at is None or e.recovered_at > q_start)]
-        minutes = sum(int(((min(e.recovered_at or NOW, NOW) - max(e.opened_at, q_start)).total_seconds())) for e in mine)
+        minutes = sum(int((min(e.recovered_at or NOW, NOW) - max(e.opened_at, q_start)).total_seconds()) for e in mine)
         minutes //= 60
         text = f"{len(mine)} breach{'es' if len(mine) != 1 else ''}, {minutes // 60}h {minutes % 60:02d}m in total"
         still = sum(1 for e in mine if e.recovered_at is None)

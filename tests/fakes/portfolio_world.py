@@ -98,7 +98,7 @@ async def build_world(db, *, partners: int = 30, seed: int = 12) -> World:  # no
         while day <= LAST_DAY:
             for hour, minute in ((0, 30), (12, 0)):
                 start = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(UTC)
-                for site_id, _name_ in world.sites[p.id]:
+                for site_id, _site_name in world.sites[p.id]:
                     offered = rng.randint(50, 400)
                     handled = offered - rng.randint(0, offered // 10)
                     responses = rng.randint(5, 40)
