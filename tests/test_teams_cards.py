@@ -260,3 +260,12 @@ def test_slack_clip_cuts_at_a_word_break():
     assert clip("First contact resolution · all sites · all channels", 44) == "First contact resolution · all sites · all…"
     assert clip("First contact resolution · all sites · all channels", 40) == "First contact resolution · all sites…"
     assert clip("short", 44) == "short"
+
+
+def test_teams_kpi_rows_line_up_with_or_without_a_trend():
+    rows = (KpiRow("aht", "AHT", "5m 00s", "≤ 6m 00s", Status.OK, delta="+1m 00s", sparkline="▁▂▃"),
+            KpiRow("csat", "CSAT", "90.0%", None, Status.NO_TARGET))
+    card = render_card(Message(title="t", sections=(Section(kpis=rows),)))
+    widths = [[c["width"] for c in b["columns"]] for b in card["body"] if b["type"] == "ColumnSet"]
+    assert len(widths) == 2 and widths[0] == widths[1] and widths[0][0] == "stretch"
+    assert all(w.endswith("px") for w in widths[0][1:])

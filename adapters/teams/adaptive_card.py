@@ -79,20 +79,20 @@ def _compact_kpi(row: KpiRow) -> dict[str, Any]:
                                                             weight="Bolder")]}]}
 
 
+# Fixed widths for the figure columns, so the rows of a list line up under each other (auto
+# widths size each row on its own, and a row without a trend would shift every column).
+_WIDTHS = ("80px", "100px", "90px", "150px")
+
+
 def _kpi(row: KpiRow) -> dict[str, Any]:
     label = f"{row.scope} · {row.label}" if row.scope else row.label
-    columns = [
-        {"type": "Column", "width": "stretch", "items": [_text(label, weight="Bolder")]
-         + ([_text(row.note, isSubtle=True, size="Small", spacing="None")] if row.note else [])},
-        {"type": "Column", "width": "auto", "items": [_text(row.value)]},
-        {"type": "Column", "width": "auto", "items": [_text(f"target {row.target}" if row.target else "no target",
-                                                            isSubtle=True)]},
-        {"type": "Column", "width": "auto", "items": [_text(row.status.text, color=STATUS_COLOR[row.status],
-                                                            weight="Bolder")]},
-    ]
-    if row.delta or row.sparkline:
-        columns.append({"type": "Column", "width": "auto",
-                        "items": [_text(" ".join(x for x in (row.delta, row.sparkline) if x), fontType="Monospace")]})
+    trend = " ".join(x for x in (row.delta, row.sparkline) if x) or "–"
+    cells = [_text(row.value), _text(f"target {row.target}" if row.target else "no target", isSubtle=True),
+             _text(row.status.text, color=STATUS_COLOR[row.status], weight="Bolder"),
+             _text(trend, fontType="Monospace")]
+    columns = [{"type": "Column", "width": "stretch", "items": [_text(label, weight="Bolder")]
+                + ([_text(row.note, isSubtle=True, size="Small", spacing="None")] if row.note else [])}]
+    columns += [{"type": "Column", "width": width, "items": [cell]} for width, cell in zip(_WIDTHS, cells, strict=True)]
     return {"type": "ColumnSet", "columns": columns, "spacing": "Small"}
 
 
