@@ -10,12 +10,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.commands import CommandError, suggest
 from bot.domain.access import AccessDenied, Actor
+from bot.domain.channels import ContactChannel
 from bot.domain.metrics import lookup
 from bot.domain.metrics import names as metric_names
 from bot.domain.windows import WINDOW_HELP, WINDOW_WORDS, looks_like_window
+from bot.domain.wording import possessive
 from bot.store.models import Partner
 
 ALL = "all"
+CHANNELS = tuple(c.value for c in ContactChannel)
 
 
 @dataclass
@@ -26,6 +29,8 @@ class KpiArgs:
     metrics: list[str] = field(default_factory=list)
     window: str | None = None
     extra: list[str] = field(default_factory=list)  # trailing words such as "digest"
+    site: str | None = None  # a site key or name of the one partner asked about
+    channel: str | None = None  # voice, chat, email, social
 
 
 async def partners_by_token(session: AsyncSession) -> dict[str, Partner]:
@@ -38,15 +43,25 @@ async def partners_by_token(session: AsyncSession) -> dict[str, Partner]:
     return tokens
 
 
-def split_kpi_args(args: Sequence[str], partner_tokens: set[str], *, extras: Sequence[str] = ()) -> KpiArgs:
-    """Sort tokens into partner / metrics / window; unknown ones raise CommandError with suggestions."""
+def split_kpi_args(args: Sequence[str], partner_tokens: set[str], *, extras: Sequence[str] = (),
+                   site_tokens: Sequence[str] = ()) -> KpiArgs:
+    """Sort tokens into partner / metrics / site / channel / window; unknown ones raise CommandError.
+
+    ``site_tokens`` are the sites of the one partner asked about (never another partner's).
+    """
     out = KpiArgs()
+    sites = {t.lower() for t in site_tokens}
     for i, raw in enumerate(args):
         token = raw.lower()
         if token in extras:
             out.extra.append(token)
         elif i == 0 and (token == ALL or token in partner_tokens):
             out.partner = token
+        elif token in CHANNELS or token in sites:
+            slot = "channel" if token in CHANNELS else "site"
+            if getattr(out, slot):
+                raise CommandError(f"Two {slot}s given ('{getattr(out, slot)}' and '{raw}'); give one.")
+            setattr(out, slot, token)
         elif lookup(token):
             out.metrics.append(lookup(token).key)  # type: ignore[union-attr]
         elif looks_like_window(token):
@@ -54,18 +69,19 @@ def split_kpi_args(args: Sequence[str], partner_tokens: set[str], *, extras: Seq
                 raise CommandError(f"Two windows given ('{out.window}' and '{raw}'); give one.")
             out.window = raw
         else:
-            raise _unknown_token(raw, i, partner_tokens)
+            raise _unknown_token(raw, i, partner_tokens, sites)
     return out
 
 
-def _unknown_token(raw: str, position: int, partner_tokens: set[str]) -> CommandError:
+def _unknown_token(raw: str, position: int, partner_tokens: set[str], sites: set[str] = frozenset()) -> CommandError:
     token = raw.lower()
     candidates: list[str] = []
     if position == 0:
         candidates += suggest(token, partner_tokens | {ALL})
+    candidates += suggest(token, sites) + suggest(token, CHANNELS)
     candidates += suggest(token, metric_names())
     candidates += suggest(token, WINDOW_WORDS)
-    what = "a partner, metric or window" if position == 0 else "a metric or window"
+    what = "a partner, metric or window" if position == 0 else "a metric, site, channel or window"
     return CommandError(
         f"'{raw}' is not {what} I know. Windows: {WINDOW_HELP}.",
         suggestions=tuple(dict.fromkeys(candidates))[:4],
@@ -80,7 +96,7 @@ async def resolve_partner(session: AsyncSession, token: str, actor: Actor) -> Pa
         raise CommandError(f"There is no partner called '{token}'.",
                            suggestions=tuple(suggest(token, {p.slug for p in tokens.values()})))
     if not actor.can_see_partner(partner.id):
-        raise AccessDenied(f"You can only see your own partner's data, not {partner.name}'s.")
+        raise AccessDenied(f"You can only see your own partner's data, not {possessive(partner.name)}.")
     return partner
 
 

@@ -260,3 +260,18 @@ def test_workspace_advisories_name_each_address_of_a_workspace_not_installed():
     multi = workspace_advisories(config, installed={"T0A", "T0B"}, multi_workspace=True)
     assert [n.path for n in multi] == ["client.routes.alerts.slack[2]"]
     assert workspace_advisories(cfg(["T0A/C0X"], "T0A/U0A"), installed={"T0A"}, multi_workspace=True) == []
+
+
+def test_config_check_warns_about_a_qbr_on_a_weekend(make_yaml):
+    from bot.config.loader import advisories
+
+    def saturday(d):  # noqa: ANN001, ANN202
+        d["partners"][0]["qbr"] = {"cadence": "dates", "dates": ["2027-01-16T10:00", "2027-01-20T10:00"]}
+
+    config = parse_config(make_yaml(saturday))
+    notes = [n for n in advisories(config) if n.path.startswith("partners[0].qbr")]
+    assert [(n.path, n.message) for n in notes] == [(
+        "partners[0].qbr.dates[0]",
+        f"{config.partners[0].slug}'s QBR on Sat 2027-01-16 10:00 falls on a weekend "
+        f"({config.partners[0].timezone}); pick a weekday")]
+    assert not [n for n in advisories(parse_config(make_yaml())) if ".qbr" in n.path]

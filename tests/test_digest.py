@@ -65,8 +65,8 @@ async def test_digest_crafted_week_matches_golden_with_movers_breach_and_chart(d
     # csat 90 vs 85 -> 88.2 points, aht 240/300=0.8 -> 66.7 points; mean 77.5
     # last week: csat 80/85 -> 78.4, aht at target -> 83.3; mean 80.9, so movement -3.4
     assert "Acme CX: 77.5/100 · -3.4 vs last week" in text
-    assert "CSAT (weekly target) breach recovered after 2h 30m" in text
-    assert "- 1 escalation(s) opened, 0 resolved; mean time to acknowledge 0h 45m" in text
+    assert "CSAT (all sites, weekly target) breach recovered after 2h 30m" in text
+    assert "- 1 escalation opened, 0 resolved; mean time to acknowledge 0h 45m" in text
     assert "- next QBR Wed 20 Jan 2027 14:00 (Europe/Warsaw)" in text
     from PIL import Image as PilImage
     assert message.image is not None and message.image.png.startswith(b"\x89PNG")
@@ -79,7 +79,7 @@ async def test_digest_text_alone_reads_without_chart(db, make_partner):
         _, message = await build_digest(s, partner=acme, now=moment_after_week("2026-W46", acme.timezone), chart=False)
     assert message.image is None
     text = digest_text(message)
-    assert "Average handle time: 5m 00s (target ≤ 4m 00s, breach, +60s)" in text
+    assert "Average handle time: 5m 00s (target ≤ 4m 00s, breach, +1m 00s)" in text
     assert "improved" in text and "worsened" in text
 
 
@@ -105,3 +105,34 @@ async def test_kpi_partner_digest_verb_answers_with_digest(db, core, clock, make
     reply = await dispatch(core, text="kpi acme digest", actor=tl, platform="console")
     assert reply.title == "Weekly digest · Acme CX · 2026-W46"
     assert reply.image is not None and reply.image.png.startswith(b"\x89PNG")
+
+
+async def test_digest_headline_counts_a_breach_open_at_week_end_and_names_site_and_local_time(db, make_partner):
+    """An open service-level breach is not "all on target"; two breaches differ by site; times are Warsaw's."""
+    from bot.store.models import Site
+
+    acme = await make_partner("acme", name="Acme", tz="Europe/Warsaw", sites=("krakow", "gdansk"))
+    await add(db, acme, "csat", W46, 90, 100)
+    async with db.transaction() as s:
+        krakow = (await s.execute(select(Site.id).where(Site.key == "krakow"))).scalar_one()
+        for key, site in (("sl-all", None), ("sl-krk", krakow)):
+            s.add(Target(partner_id=acme.id, key=key, metric="service_level", comparator=">=", target_value=85.0,
+                         window="week", site_id=site, channel="voice"))
+        await s.flush()
+        ids = (await s.execute(select(Target.id).where(Target.metric == "service_level")
+                                .order_by(Target.id))).scalars().all()
+        opened = datetime(2026, 11, 8, 23, tzinfo=UTC)  # Mon 9 Nov 00:00 in Warsaw
+        for target_id in ids:
+            s.add(BreachEpisode(target_id=target_id, partner_id=acme.id, status="open", opened_at=opened,
+                                last_violating_start=opened, last_violating_end=opened, created_at=opened,
+                                worst_value=70.0, last_value=70.0))
+    async with db.session() as s:
+        _week, message = await build_digest(s, partner=acme, now=moment_after_week("2026-W46", acme.timezone),
+                                            chart=False)
+    assert message.summary == "2026-W46 (Europe/Warsaw). 2 SLA breaches still open at week end."
+    changes = message.sections[2].bullets
+    assert "Service level (all sites, voice, weekly target) breach opened Mon 09 Nov 00:00, still open at week end" \
+        in changes
+    assert "Service level (Krakow, voice, weekly target) breach opened Mon 09 Nov 00:00, still open at week end" \
+        in changes
+    assert "UTC" not in digest_text(message)

@@ -114,3 +114,10 @@ def test_escalation_card_keeps_user_text_plain_for_renderers_to_escape():
     card = compose.escalation_card(make_escalation(), CTX)
     assert "<!channel>" in card.title  # plain text here; Block Kit/Adaptive Card renderers escape it
     assert card.sections[0].text == "Lisbon voice queue *unstaffed* since 09:00"
+
+
+def test_escalation_list_of_one_says_escalation_in_the_singular():
+    from bot.compose.escalation import escalation_list
+
+    one = escalation_list([(make_escalation(), "Acme Contact Solutions")], scope="open escalations", tz_of={})
+    assert one.summary == "1 open escalation."

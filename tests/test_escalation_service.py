@@ -159,9 +159,12 @@ async def test_timers_p3_filed_in_quiet_hours_waits_for_business_morning(db, wor
     first = [i for i in await outbox(db) if ":notify:slack:U0ACME1" in i.key]
     assert [i.payload["title"] for i in first] == [f"Needs your attention: {esc.ref} [P3] Calls dropping"]
     filed_note = (await _events(db, esc.id))[0].note
-    assert "business or quiet hours" in filed_note and "2026-11-17 07:00 UTC" in filed_note
+    assert "business or quiet hours" in filed_note
+    assert "people are told at 2026-11-17 08:00 (Europe/Warsaw)" in filed_note
     clock.set(utc("2026-11-17T12:00:00+01:00"))
     assert (await escalation_timers.run(core)).escalated == (esc.ref,)
+    told = (await reload(db, esc.id)).notified  # L2: a person and the escalation channel, by name
+    assert told and not any(t.startswith("#C0") for t in told), told
 
 
 async def test_timers_p1_at_night_notifies_and_climbs_at_once(db, world, clock, make_escalation, make_core):

@@ -436,11 +436,13 @@ def test_export_cli_keeps_anonymity(db_url, monkeypatch, tmp_path, capsys):
     out = tmp_path / "acme.csv"
     assert cli.main(["feedback", "export", "--partner", "acme", "--out", str(out)]) == 0
     said = capsys.readouterr().out
-    assert "3 answer(s) for acme written to" in said and "1 anonymous answer(s) withheld" in said
+    assert "3 answers for acme written to" in said and "1 anonymous answer withheld" in said
+    assert "2 anonymous ratings hidden (questions rated anonymously by fewer than 3)" in said
     with out.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
+    # each question was rated anonymously once: `feedback results` hides it, so the export does too
     assert [(r["round"], r["anonymous"], r["author"], r["communication"], r["clarity"]) for r in rows] == [
-        ("2026-10", "yes", "", "5", ""), ("2026-10", "no", "Joana Silva", "3", ""), ("2026-10", "yes", "", "", "2")]
+        ("2026-10", "yes", "", "", ""), ("2026-10", "no", "Joana Silva", "3", ""), ("2026-10", "yes", "", "", "")]
     assert "identifiable" not in out.read_text(encoding="utf-8")
     assert cli.main(["feedback", "export", "--partner", "acem"]) == 1
     assert "unknown partner 'acem'; known partners: acme, globex, northwind" in capsys.readouterr().out

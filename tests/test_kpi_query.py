@@ -97,3 +97,33 @@ async def test_query_one_line_per_target_channel_with_matching_window_target(db,
     assert by["voice"].target.target_value == 80.0  # the weekly target for a weekly window
     assert by["voice"].value == pytest.approx(85.0) and by["chat"].value == pytest.approx(95.0)
     assert CATALOGUE["service_level"] is by["voice"].metric
+
+
+@pytest.mark.parametrize("spec", ["last-week", "2026-11-10..2026-11-12"])
+async def test_backlog_adds_each_site_and_channel_newest_snapshot(db, make_partner, spec):
+    """Kraków's last snapshot is a day older than Gdańsk's: it still counts (195 was shown, 245 is true)."""
+    from sqlalchemy import select
+
+    from bot.compose.kpi import kpi_row
+    from bot.store.models import Site
+
+    acme = await make_partner("acme", tz="Europe/Berlin", sites=("krakow", "gdansk"))
+    async with db.transaction() as s:
+        krakow, gdansk = [(await s.execute(select(Site.id).where(Site.key == k))).scalar_one()
+                          for k in ("krakow", "gdansk")]
+        rows = [(krakow, "email", datetime(2026, 11, 10, 9, tzinfo=UTC), 70.0),
+                (krakow, "email", datetime(2026, 11, 11, 9, tzinfo=UTC), 50.0),  # Kraków's newest
+                (gdansk, "email", datetime(2026, 11, 11, 9, tzinfo=UTC), 999.0),
+                (gdansk, "email", datetime(2026, 11, 12, 9, tzinfo=UTC), 120.0),  # Gdańsk's newest
+                (gdansk, "social", datetime(2026, 11, 12, 8, tzinfo=UTC), 75.0)]  # another channel, older hour
+        for site, channel, start, num in rows:
+            s.add(Measurement(partner_id=acme.id, site_id=site, scope_site=site, channel=channel, metric="backlog",
+                              period_start=start, period_end=start + timedelta(minutes=15), num=num, den=1,
+                              ingested_at=start))
+    async with db.session() as s:
+        [line] = await query_kpis(s, partners=[acme], metrics=["backlog"], window_spec=spec, now=NOW)
+        [krakow_only] = await query_kpis(s, partners=[acme], metrics=["backlog"], window_spec=spec, now=NOW,
+                                         site_id=krakow)
+    assert line.value == 50 + 120 + 75
+    assert kpi_row(line).note == "245 open tickets over 3 snapshots"
+    assert krakow_only.value == 50 and kpi_row(krakow_only).note == "50 open tickets over 1 snapshot"

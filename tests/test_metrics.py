@@ -42,6 +42,11 @@ def test_format_value_units():
     assert format_value(CATALOGUE["nps"], 31.6) == "+32"
     assert format_value(CATALOGUE["ces"], None) == "n/a"
     assert format_delta(CATALOGUE["service_level"], -1.25) == "-1.2 pp"
+    # a value and its change read in the same unit; a change that rounds to nothing has no sign
+    assert format_value(CATALOGUE["aht"], 8633) == "2h 23m 53s"
+    assert format_delta(CATALOGUE["aht"], 473) == "+7m 53s" and format_delta(CATALOGUE["aht"], -14) == "-14s"
+    assert format_delta(CATALOGUE["aht"], -0.4) == "±0s" and format_delta(CATALOGUE["csat"], -0.04) == "±0.0 pp"
+    assert format_delta(CATALOGUE["nps"], 3) == "+3" and format_delta(CATALOGUE["ces"], -0.5) == "-0.50"
 
 
 @pytest.mark.parametrize(

@@ -82,12 +82,14 @@ async def test_qbr_pack_counts_breaches_and_open_actions(db, make_partner):
         "P1 tooling: 1 opened; mean time to acknowledge n/a, to resolve n/a; highest level L1, 0 escalated past L1",
         "P2 sla: 2 opened; mean time to acknowledge 1h 00m, to resolve 5h 00m; highest level L3, 1 escalated past L1",
     )
-    assert view.breaches == "2 breach(es), 5h 00m in total"
+    assert view.breaches == "2 breaches, 5h 00m in total"
+    assert view.sla_compliance == "0 of 1 target held all period (0%); 1 breached at least once"
     assert view.open_actions == ("Reduce AHT on returns — @maria, due 2027-02-15",)
     md = pack_markdown(view)
     assert md.startswith("# QBR pack · Northwind BPO · 2026-Q4\n")
-    assert "| Service level | n/a |" in md and "| no_data |" in md
-    assert "- Breaches: 2 breach(es), 5h 00m in total" in md
+    assert "| Service level | n/a | ≥ 80.0% | no data |" in md and "no_data" not in md
+    assert "Period reviewed: 1 Oct 2026 – 31 Dec 2026 (Asia/Manila)" in md
+    assert "- Breaches: 2 breaches, 5h 00m in total" in md
 
 
 async def test_qbr_action_item_reminded_two_days_before_due_once(db, core, clock, make_partner):
@@ -101,3 +103,38 @@ async def test_qbr_action_item_reminded_two_days_before_due_once(db, core, clock
     assert len([k for k in await qbr_job.run(core) if k.startswith("qbr-action")]) == 1
     assert len([k for k in await outbox_keys(db) if k.startswith("qbr-action")]) == 1
     assert not [k for k in await qbr_job.run(core) if k.startswith("qbr-action")]
+
+
+async def test_qbr_pack_counts_open_breaches_only_up_to_now_and_compliance_agrees(db, make_partner):
+    """On 1 December an episode open since November counts up to now, not to the quarter's end."""
+    partner = await make_partner("acme", name="Acme", tz="Europe/Warsaw", sites=("krakow",))
+    now = datetime(2026, 12, 1, 11, tzinfo=UTC)  # 12:00 Warsaw
+    q_start = datetime(2026, 9, 30, 22, tzinfo=UTC)  # 1 Oct 00:00 Warsaw
+    async with db.transaction() as s:
+        held = Target(partner_id=partner.id, key="aht", metric="aht", comparator="<=", target_value=300.0,
+                      window="week", channel=None)
+        sl = Target(partner_id=partner.id, key="sl-voice", metric="service_level", comparator=">=",
+                    target_value=85.0, window="day", channel="voice")
+        s.add_all([held, sl])
+        await s.flush()
+        # one open since 29 Nov 00:00 Warsaw, one that began before the quarter and recovered in it,
+        # one entirely before the quarter (not counted)
+        opened = datetime(2026, 11, 28, 23, tzinfo=UTC)
+        for o, r in ((opened, None), (q_start - timedelta(hours=5), q_start + timedelta(hours=2)),
+                     (q_start - timedelta(days=3), q_start - timedelta(days=2))):
+            s.add(BreachEpisode(target_id=sl.id, partner_id=partner.id, status="open" if r is None else "recovered",
+                                opened_at=o, last_violating_start=o, last_violating_end=o, created_at=o,
+                                recovered_at=r, worst_value=60.0, last_value=70.0))
+        s.add(Escalation(partner_id=partner.id, severity="P2", category="sla_performance", title="Queue",
+                         opened_at=opened, level_since=opened))
+    async with db.session() as s:
+        view = await build_pack(s, partner=partner, quarter="2026-Q4", now=now)
+    # 29 Nov 00:00 -> 1 Dec 12:00 Warsaw = 60h, plus 2h after the quarter began; nothing after now
+    assert view.breaches == "2 breaches, 62h 00m in total (1 still open, counted up to 1 Dec 12:00)"
+    assert view.sla_compliance == "1 of 2 targets held all period (50%); 1 breached at least once"
+    assert view.period == "2026-Q4 to date: 1 Oct 2026 – 1 Dec 2026 (Europe/Warsaw)"
+    assert view.escalations[0].startswith("P2 SLA / performance: 1 opened")
+    labels = [k[0] for k in view.kpis]
+    assert "Service level (voice)" in labels and len(labels) == len(set(labels))
+    assert all(k[3] in ("on target", "warning", "breach", "no data", "no target", "too little volume")
+               for k in view.kpis)

@@ -55,3 +55,7 @@ def test_due_reminders_too_late_skipped():
 def test_quarter_of_reviews_previous_quarter():
     assert quarter_of(datetime(2027, 2, 15, 6, tzinfo=UTC), "Asia/Manila") == "2026-Q4"
     assert quarter_of(datetime(2027, 5, 15, 6, tzinfo=UTC), "Asia/Manila") == "2027-Q1"
+    # a meeting in a quarter's last month reviews that quarter to date (local calendar)
+    assert quarter_of(datetime(2026, 12, 12, 9, tzinfo=UTC), "Europe/Warsaw") == "2026-Q4"
+    assert quarter_of(datetime(2026, 11, 30, 23, 30, tzinfo=UTC), "Europe/Warsaw") == "2026-Q4"  # 1 Dec local
+    assert quarter_of(datetime(2026, 11, 30, 22, 30, tzinfo=UTC), "Europe/Warsaw") == "2026-Q3"  # 30 Nov local

@@ -56,6 +56,6 @@ async def test_demo_staffing_shows_the_warning_for_next_weeks_gap_and_a_what_if(
         pack = await build_pack(s, partner=acme, quarter="2026-Q4", now=clock.now())
     assert "forecast accuracy, actual vs forecast contacts per day: MAPE" in digest_text(digest)
     assert "(chat " in digest_text(digest) and "voice " in digest_text(digest)
-    assert "1 staffing shortfall warning(s) (days 11-24); 0 closed by a new schedule" in digest_text(later)
+    assert "1 staffing shortfall warning (days 11-24); 0 closed by a new schedule" in digest_text(later)
     assert any(line.startswith("Forecast accuracy (MAPE of daily contacts): quarter MAPE") and "2026-W46" in line
                for line in pack.feedback)

@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ from bot.config.loader import ConfigError, load_config
 from bot.core import Core
 from bot.demo.bulk import insert_rows
 from bot.demo.scenario import example_partners, example_rows
+from bot.domain.qbr import quarter_of
 from bot.messages import Message
 from bot.messages_codec import message_from_dict
 from bot.ports import ManualClock
@@ -91,6 +92,10 @@ async def load_demo_data(core: Core, *, weeks: int, write: Write) -> int:
         return 0
     ids = {(slug, key): (pid, sid) for slug, key, pid, sid in rows}
     end = core.clock.now().astimezone(ZoneInfo("UTC")).date() - timedelta(days=1)
+    # The showcase's QBR is a week ahead: load enough weeks to fill the quarter its pack reviews.
+    reviewed = quarter_of(core.clock.now() + timedelta(days=7), "UTC")
+    quarter_start = date(int(reviewed[:4]), 3 * int(reviewed[-1]) - 2, 1) - timedelta(days=1)
+    weeks = max(weeks, -(-(end - quarter_start).days // 7))
     count = await insert_rows(core.db, example_rows(end=end, weeks=weeks), ids=ids, partners=example_partners())
     write(f"Data: generated {weeks} weeks ending {end} (15-minute intervals, Erlang C staffing, "
           f"one staffing incident at Acme Kraków): {count:,} measurements.")

@@ -10,6 +10,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.core import Core
+from bot.domain.pulse import MIN_GROUP
+from bot.domain.wording import plural
 from bot.services.feedback import EXPORT_COLUMNS, export_rows
 from bot.settings import Settings
 from bot.store.models import Partner
@@ -34,7 +36,7 @@ async def _export(args: argparse.Namespace) -> int:
             if partner is None:
                 print(f"unknown partner {args.partner!r}; known partners: {', '.join(partners) or 'none'}")
                 return 1
-            rows, withheld = await export_rows(s, partner)
+            rows, withheld, hidden = await export_rows(s, partner)
     finally:
         await core.db.dispose()
     handle = args.out.open("w", newline="", encoding="utf-8") if args.out else sys.stdout
@@ -45,9 +47,15 @@ async def _export(args: argparse.Namespace) -> int:
     finally:
         if args.out:
             handle.close()
-    note = f"; {withheld} anonymous answer(s) withheld (groups under 3 answers)" if withheld else ""
+    notes = []
+    if withheld:
+        notes.append(f"{plural(withheld, 'anonymous answer')} withheld (groups under {MIN_GROUP} answers)")
+    if hidden:
+        notes.append(f"{plural(hidden, 'anonymous rating')} hidden (questions rated anonymously by fewer "
+                     f"than {MIN_GROUP})")
+    note = "".join(f"; {n}" for n in notes)
     if args.out:
-        print(f"{len(rows)} answer(s) for {partner.slug} written to {args.out}{note}")
+        print(f"{plural(len(rows), 'answer')} for {partner.slug} written to {args.out}{note}")
     elif note:
         print(note.lstrip("; "), file=sys.stderr)
     return 0

@@ -47,7 +47,12 @@ def escape(text: str) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Shorten ``text`` to ``limit`` characters with an ellipsis, at a word break when one is near."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    head, space, _tail = cut.rpartition(" ")
+    return (head.rstrip(" ·,;:—-") if space and len(head) >= limit // 2 else cut) + "…"
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:

@@ -1,8 +1,12 @@
 """Render neutral messages and forms as Adaptive Cards 1.5 (what Teams supports). Pure, no I/O.
 
 Status is colour *and* words; buttons are Action.Submit carrying the same ids as Slack's
-action_id; every card is kept under Teams' 28 KB limit by dropping trailing content with a
-"...and N more" note.
+action_id. Teams refuses a message over 28 KB *as sent*: the connector client (msrest)
+serializes the activity with ``json.dumps`` and its default ``ensure_ascii=True``, so every
+non-ASCII character (·, —, ≥, sparkline bars) costs 6 bytes. :func:`size` measures exactly
+that, and a card is kept under :data:`MAX_BYTES`, which leaves a margin for the activity
+around it. A card too large keeps every section: the longest sections give up their last rows
+first, each saying how many it left out; the chart gets the room that is left.
 """
 
 from __future__ import annotations
@@ -29,8 +33,12 @@ from bot.messages import (
 )
 
 VERSION = "1.5"
-MAX_BYTES = 28 * 1024
-MAX_INLINE_PNG = 12 * 1024  # about 16 KB as base64, leaving the rest of the card its room
+TEAMS_LIMIT = 28 * 1024  # what Teams accepts for a whole message activity
+# The activity around the card (type, ids, serviceUrl, a 200-character summary that may be
+# all non-ASCII: up to 1.2 KB) plus a safety margin.
+ENVELOPE_MARGIN = 3 * 1024
+MAX_BYTES = TEAMS_LIMIT - ENVELOPE_MARGIN
+MIN_INLINE_PNG = 3 * 1024  # below this a chart is not readable; say it is not shown instead
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 SEVERITY_COLOR = {Severity.INFO: "Default", Severity.SUCCESS: "Good", Severity.WARNING: "Warning",
                   Severity.CRITICAL: "Attention"}
@@ -59,36 +67,60 @@ def _text(text: str, **props: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": escape(text), "wrap": True, **props}
 
 
+def _compact_kpi(row: KpiRow) -> dict[str, Any]:
+    """One KPI in two cells (figures, coloured status word), for cards that cannot hold the full rows."""
+    label = f"{row.scope} · {row.label}" if row.scope else row.label
+    figures = " · ".join(x for x in (f"**{escape(label)}** {escape(row.value)}",
+                                     escape(f"target {row.target}") if row.target else None,
+                                     escape(row.delta) if row.delta else None) if x)
+    return {"type": "ColumnSet", "spacing": "None", "columns": [
+        {"type": "Column", "width": "stretch", "items": [{"type": "TextBlock", "text": figures, "wrap": True}]},
+        {"type": "Column", "width": "auto", "items": [_text(row.status.text, color=STATUS_COLOR[row.status],
+                                                            weight="Bolder")]}]}
+
+
+# Fixed widths for the figure columns, so the rows of a list line up under each other (auto
+# widths size each row on its own, and a row without a trend would shift every column).
+_WIDTHS = ("80px", "100px", "90px", "150px")
+
+
 def _kpi(row: KpiRow) -> dict[str, Any]:
     label = f"{row.scope} · {row.label}" if row.scope else row.label
-    columns = [
-        {"type": "Column", "width": "stretch", "items": [_text(label, weight="Bolder")]
-         + ([_text(row.note, isSubtle=True, size="Small", spacing="None")] if row.note else [])},
-        {"type": "Column", "width": "auto", "items": [_text(row.value)]},
-        {"type": "Column", "width": "auto", "items": [_text(f"target {row.target}" if row.target else "no target",
-                                                            isSubtle=True)]},
-        {"type": "Column", "width": "auto", "items": [_text(row.status.text, color=STATUS_COLOR[row.status],
-                                                            weight="Bolder")]},
-    ]
-    if row.delta or row.sparkline:
-        columns.append({"type": "Column", "width": "auto",
-                        "items": [_text(" ".join(x for x in (row.delta, row.sparkline) if x), fontType="Monospace")]})
+    trend = " ".join(x for x in (row.delta, row.sparkline) if x) or "–"
+    cells = [_text(row.value), _text(f"target {row.target}" if row.target else "no target", isSubtle=True),
+             _text(row.status.text, color=STATUS_COLOR[row.status], weight="Bolder"),
+             _text(trend, fontType="Monospace")]
+    columns = [{"type": "Column", "width": "stretch", "items": [_text(label, weight="Bolder")]
+                + ([_text(row.note, isSubtle=True, size="Small", spacing="None")] if row.note else [])}]
+    columns += [{"type": "Column", "width": width, "items": [cell]} for width, cell in zip(_WIDTHS, cells, strict=True)]
     return {"type": "ColumnSet", "columns": columns, "spacing": "Small"}
 
 
-def _section(section: Section) -> list[dict[str, Any]]:
+def _section(section: Section, *, compact: bool = False) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
+    """Return a section's fixed items (heading, text) and its rows (facts, KPIs, bullets) in order."""
     items: list[dict[str, Any]] = []
     if section.heading:
         items.append(_text(section.heading, weight="Bolder", size="Medium", separator=True, spacing="Medium"))
     if section.text:
         items.append(_text(section.text))
-    if section.facts:
-        items.append({"type": "FactSet", "facts": [
-            {"title": escape(f.label), "value": escape(f.value + (f" ({f.status.text})" if f.status else ""))}
-            for f in section.facts]})
-    items += [_kpi(row) for row in section.kpis]
-    items += [_text(f"• {b}", spacing="None") for b in section.bullets]
-    return items
+    rows: list[tuple[str, dict[str, Any]]] = [
+        ("fact", {"title": escape(f.label), "value": escape(f.value + (f" ({f.status.text})" if f.status else ""))})
+        for f in section.facts]
+    rows += [("item", _compact_kpi(row) if compact else _kpi(row)) for row in section.kpis]
+    rows += [("item", _text(f"• {b}", spacing="None")) for b in section.bullets]
+    return items, rows
+
+
+def _assemble(fixed: list[dict[str, Any]], rows: list[tuple[str, dict[str, Any]]], left_out: int) -> list[dict[str, Any]]:
+    facts = [r for kind, r in rows if kind == "fact"]
+    out = list(fixed)
+    if facts:
+        out.append({"type": "FactSet", "facts": facts})
+    out += [r for kind, r in rows if kind == "item"]
+    if left_out:
+        out.append(_text(f"...and {left_out} more not shown (Teams size limit; Slack shows all)",
+                         isSubtle=True, size="Small", spacing="None"))
+    return out
 
 
 def _actions(message: Message) -> list[dict[str, Any]]:
@@ -110,41 +142,80 @@ def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str
 
 
 def size(card: dict[str, Any]) -> int:
-    return len(json.dumps(card, ensure_ascii=False).encode("utf-8"))
+    """Return the card's bytes as the connector client sends them (JSON, non-ASCII escaped)."""
+    return len(json.dumps(card).encode("ascii"))
+
+
+def _image(message: Message, room: int) -> list[dict[str, Any]]:
+    """Return the chart element sized to ``room`` bytes of card, or a note saying it is not shown."""
+    image = message.image
+    if image is None:
+        return []
+    if image.url:
+        return [{"type": "Image", "url": image.url, "altText": image.alt}]
+    if not image.png:
+        return []
+    element = {"type": "Image", "altText": image.alt, "url": "data:image/png;base64,"}
+    # base64 grows the PNG by a third; the rest is the element's own JSON
+    budget = (room - size(element) - 8) * 3 // 4
+    inline = compact_png(image.png, max_bytes=budget) if budget >= MIN_INLINE_PNG else None
+    if inline is not None:
+        element["url"] += base64.b64encode(inline).decode()
+        return [element]
+    # Nothing that fits is still readable: say so rather than drop it silently.
+    return [_text(f"Chart not shown in Teams (too large for a card): {image.alt}.", isSubtle=True, size="Small")]
 
 
 def render_card(message: Message) -> dict[str, Any]:
-    """Return the Adaptive Card for ``message``, under 28 KB."""
+    """Return the Adaptive Card for ``message``, at most MAX_BYTES as sent, every section kept."""
     word = SEVERITY_WORD[message.severity]
     head = [_text(f"{word}: {message.title}" if word else message.title, size="Large", weight="Bolder",
                   color=SEVERITY_COLOR[message.severity])]
     if message.summary:
         head.append(_text(message.summary))
-    body: list[dict[str, Any]] = []
-    for section in message.sections:
-        body += _section(section)
-    if message.image:
-        if message.image.url:
-            body.append({"type": "Image", "url": message.image.url, "altText": message.image.alt})
-        elif message.image.png and (inline := compact_png(message.image.png, max_bytes=MAX_INLINE_PNG)):
-            # base64 grows the PNG by a third; the 28 KB card limit leaves about 12 KB for it, so a
-            # large chart is re-encoded with a small palette (and scaled down if need be).
-            body.append({"type": "Image", "altText": message.image.alt,
-                         "url": "data:image/png;base64," + base64.b64encode(inline).decode()})
-        elif message.image.png:
-            # Nothing that fits is still readable: say so rather than drop it silently.
-            # The numbers are in the rows above.
-            body.append(_text(f"Chart not shown in Teams (too large for a card): {message.image.alt}.",
-                              isSubtle=True, size="Small"))
     tail = [_text(message.context, isSubtle=True, size="Small", separator=True)] if message.context else []
     actions = _actions(message)
-    card = _card(head + body + tail, actions)
-    dropped = 0
-    while size(card) > MAX_BYTES and body:
-        body.pop()
-        dropped += 1
-        note = [_text(f"...and {dropped} more items; ask for a narrower window or partner.", isSubtle=True)]
-        card = _card(head + body + note + tail, actions)
+    # The chart's fallback note is the least it takes; the rows must fit beside that.
+    floor = _image(message, 0)
+    parts = [_section(section) for section in message.sections]
+    kept = [list(rows) for _fixed, rows in parts]
+
+    def build(extra: list[dict[str, Any]]) -> dict[str, Any]:
+        body = [item for (fixed, rows), rows_kept in zip(parts, kept, strict=True)
+                for item in _assemble(fixed, rows_kept, len(rows) - len(rows_kept))]
+        return _card(head + body + extra + tail, actions)
+
+    card = build(floor)
+    if size(card) > MAX_BYTES:
+        # Too large: KPI rows in their compact form first (every figure and the status word stay)
+        parts = [_section(section, compact=True) for section in message.sections]
+        kept = [list(rows) for _fixed, rows in parts]
+        card = build(floor)
+    over = size(card) - MAX_BYTES
+    if over > 0:
+        # Then the sections holding the most bytes give up their last rows (so a long KPI list
+        # shrinks before a short ranking); estimate per row, then confirm with the real size.
+        cost = [[size(r) + 2 for _k, r in rows] for rows in kept]
+        held = [sum(c) for c in cost]
+
+        def biggest() -> int:
+            return max((j for j in range(len(kept)) if kept[j]), key=lambda j: (held[j], j))
+
+        while over > 0 and any(kept):
+            i = biggest()
+            kept[i].pop()
+            freed = cost[i].pop()
+            held[i] -= freed
+            over -= freed
+        card = build(floor)
+        while size(card) > MAX_BYTES and any(kept):
+            i = biggest()
+            kept[i].pop()
+            held[i] -= cost[i].pop()
+            card = build(floor)
+    if message.image:
+        with_chart = build(_image(message, MAX_BYTES - size(build([]))))
+        card = with_chart if size(with_chart) <= MAX_BYTES else card
     return card
 
 

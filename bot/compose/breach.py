@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.actions import ActionId
 from bot.domain.metrics import CATALOGUE, Unit, format_value
+from bot.domain.wording import comparator_symbol
 from bot.messages import (
     Action,
     ButtonStyle,
@@ -25,7 +26,8 @@ def parts_text(metric_key: str, num: float, den: float) -> str:
     metric = CATALOGUE[metric_key]
     if metric.unit is Unit.PERCENT:
         return f"{num:,.0f} of {den:,.0f} {metric.num_label}"
-    return f"{num:,.0f} {metric.num_label} over {den:,.0f} {metric.den_label}"
+    unit = metric.den_label[:-1] if den == 1 and metric.den_label.endswith("s") else metric.den_label
+    return f"{num:,.0f} {metric.num_label} over {den:,.0f} {unit}"
 
 
 def duration_text(delta: timedelta) -> str:
@@ -77,7 +79,7 @@ def _facts(view: BreachView) -> tuple[Fact, ...]:
         Fact("Scope", view.scope),
         Fact("Observed", f"{format_value(metric, view.value)} ({parts_text(view.metric, view.num, view.den)})",
              Status.BREACH),
-        Fact("Target", f"{view.comparator} {format_value(metric, view.target)}"),
+        Fact("Target", f"{comparator_symbol(view.comparator)} {format_value(metric, view.target)}"),
         Fact("Since", f"{view.since.strftime('%a %Y-%m-%d %H:%M %Z')} ({view.windows_breached} window"
                       f"{'s' if view.windows_breached != 1 else ''})"),
     ]
@@ -96,7 +98,7 @@ def _facts(view: BreachView) -> tuple[Fact, ...]:
 def _kpi(view: BreachView, status: Status) -> KpiRow:
     metric = CATALOGUE[view.metric]
     return KpiRow(metric=view.metric, label=metric.label, value=format_value(metric, view.value),
-                  target=f"{view.comparator} {format_value(metric, view.target)}", status=status,
+                  target=f"{comparator_symbol(view.comparator)} {format_value(metric, view.target)}", status=status,
                   sparkline=view.spark or None, note=parts_text(view.metric, view.num, view.den))
 
 
@@ -118,13 +120,13 @@ def breach_alert(view: BreachView) -> Message:
     title = f"SLA breach: {view.partner_name} {_label(view)} {format_value(metric, view.value)}"
     return Message(
         title=title,
-        summary=f"{view.scope}, {view.window_label}: target {view.comparator} {format_value(metric, view.target)}",
+        summary=f"{view.scope}, {view.window_label}: target {comparator_symbol(view.comparator)} {format_value(metric, view.target)}",
         severity=Severity.CRITICAL if view.critical else Severity.WARNING,
         sections=(Section(facts=_facts(view), kpis=(_kpi(view, Status.BREACH),)),),
         actions=_buttons(view),
         context=f"Breach #{view.episode_id}" + (" · critical: also sent to the client" if view.critical else ""),
         thread_key=f"breach:{view.episode_id}",
-        fallback=f"{title} ({view.scope}, target {view.comparator} {format_value(metric, view.target)})",
+        fallback=f"{title} ({view.scope}, target {comparator_symbol(view.comparator)} {format_value(metric, view.target)})",
         ephemeral=False,
     )
 
@@ -150,7 +152,7 @@ def breach_recovered(view: BreachView, *, recovered_at: datetime) -> Message:
     return Message(
         title=title,
         summary=(f"{view.scope}: {format_value(metric, view.value)} in {view.window_label} "
-                 f"(target {view.comparator} {format_value(metric, view.target)}). Breach lasted {took}; "
+                 f"(target {comparator_symbol(view.comparator)} {format_value(metric, view.target)}). Breach lasted {took}; "
                  f"worst {format_value(metric, view.worst)}."),
         severity=Severity.SUCCESS,
         sections=(Section(facts=(
@@ -185,7 +187,7 @@ def prebreach_warning(view: PreBreachView) -> Message:
              f"so far in {view.window_label}")
     return Message(
         title=title,
-        summary=(f"{view.scope}: target {view.comparator} {format_value(metric, view.target)}; "
+        summary=(f"{view.scope}: target {comparator_symbol(view.comparator)} {format_value(metric, view.target)}; "
                  f"{view.elapsed_share:.0%} of the window gone, about {view.projected_volume:,.0f} "
                  f"{metric.den_label} expected in all."),
         severity=Severity.WARNING,
@@ -193,21 +195,25 @@ def prebreach_warning(view: PreBreachView) -> Message:
             Fact("Partner", view.partner_name), Fact("Scope", view.scope),
             Fact("So far", f"{format_value(metric, view.value_so_far)} "
                            f"({parts_text(view.metric, view.num, view.den)})", Status.WARNING),
-            Fact("Target", f"{view.comparator} {format_value(metric, view.target)}"),
+            Fact("Target", f"{comparator_symbol(view.comparator)} {format_value(metric, view.target)}"),
         )),),
         fallback=title, ephemeral=False,
     )
 
 
-def open_breaches_section(views: list[BreachView]) -> Section:
-    """List open episodes for /sla and App Home."""
+def open_breaches_section(views: list[BreachView], *, total: int | None = None) -> Section:
+    """List open episodes for /sla and App Home; ``total`` counts them all when ``views`` are the newest few."""
     if not views:
         return Section(heading="Open breaches", text="No open breaches.")
+    total = max(total or 0, len(views))
     bullets = []
     for v in views:
         metric = CATALOGUE[v.metric]
         ack = f", acknowledged by {v.acknowledged_by}" if v.acknowledged_by else ""
         bullets.append(f"#{v.episode_id} {v.partner_name} · {v.scope}: {metric.label} "
-                       f"{format_value(metric, v.value)} (target {v.comparator} "
+                       f"{format_value(metric, v.value)} (target {comparator_symbol(v.comparator)} "
                        f"{format_value(metric, v.target)}) since {v.since.strftime('%Y-%m-%d %H:%M %Z')}{ack}")
-    return Section(heading="Open breaches", bullets=tuple(bullets))
+    if total > len(views):
+        bullets.append(f"...and {total - len(views)} older open (newest {len(views)} shown); "
+                       f"`sla <partner>` lists one partner's")
+    return Section(heading=f"Open breaches ({total})", bullets=tuple(bullets))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.compose.dashboard import dashboard_button
 from bot.domain.scorecard import Scorecard
+from bot.domain.wording import plural
 from bot.messages import Fact, Image, KpiRow, Message, Section, Severity, Status
 
 
@@ -19,6 +20,7 @@ class DigestView:
     scorecards: tuple[Scorecard, ...]
     changes: tuple[str, ...]
     chart_png: bytes | None = None
+    open_breaches: int = 0  # SLA breach episodes still open at the end of the week
 
 
 def _score_line(card: Scorecard, *, ranked_of: int) -> Fact:
@@ -37,7 +39,13 @@ def digest_message(view: DigestView) -> Message:
     ranked_of = sum(1 for c in view.scorecards if c.score is not None)
     statuses = [k.status for k in view.kpis]
     breached = sum(1 for s in statuses if s is Status.BREACH)
-    summary = f"{view.period}. " + (f"{breached} KPI(s) below target." if breached else "All KPIs with data on or near target.")
+    problems = []
+    if breached:
+        problems.append(f"{plural(breached, 'KPI')} below target")
+    if view.open_breaches:
+        problems.append(f"{plural(view.open_breaches, 'SLA breach')} still open at week end")
+    summary = f"{view.period}. " + ("; ".join(problems) + "." if problems
+                                    else "All KPIs with data on or near target; no SLA breach open at week end.")
     sections = [
         Section(heading="KPIs", kpis=view.kpis),
         Section(heading="Balanced scorecard", facts=tuple(_score_line(c, ranked_of=ranked_of) for c in view.scorecards)),
@@ -48,7 +56,7 @@ def digest_message(view: DigestView) -> Message:
     return Message(
         title=f"Weekly digest · {view.title_scope} · {view.week}",
         summary=summary,
-        severity=Severity.WARNING if breached else Severity.INFO,
+        severity=Severity.WARNING if problems else Severity.INFO,
         sections=tuple(sections),
         image=image,
         actions=(dashboard_button(),),
@@ -63,7 +71,7 @@ def digest_text(message: Message) -> str:
     for section in message.sections:
         lines.append(f"== {section.heading}")
         lines += [f"{k.scope + ' · ' if k.scope else ''}{k.label}: {k.value} (target {k.target or '-'}, "
-                  f"{k.status.value}{', ' + k.delta if k.delta else ''}) {k.sparkline or ''}".rstrip()
+                  f"{k.status.text}{', ' + k.delta if k.delta else ''}) {k.sparkline or ''}".rstrip()
                   for k in section.kpis]
         lines += [f"{f.label}: {f.value}" for f in section.facts]
         lines += [f"- {b}" for b in section.bullets]

@@ -324,7 +324,10 @@ def escalation_list(rows: list[tuple[Escalation, str]], *, scope: str, tz_of: di
         f"{when(e.opened_at, tz_of.get(e.partner_id, ZoneInfo('UTC')))}"
         for e, name in rows
     )
-    return Message(title="Escalations", summary=f"{len(rows)} {scope}.",
+    count = f"{len(rows)} {scope}"
+    if len(rows) == 1:  # "1 open escalation", not "1 open escalations"
+        count = count.replace("escalations", "escalation", 1)
+    return Message(title="Escalations", summary=f"{count}.",
                    sections=(Section(bullets=bullets),),
                    context="Type `escalate show ESC-123` for one escalation's history.")
 

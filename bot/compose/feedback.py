@@ -16,6 +16,7 @@ from bot.domain.pulse import (
     rate_text,
     scale_label,
 )
+from bot.domain.wording import possessive
 from bot.messages import (
     Action,
     ButtonStyle,
@@ -51,7 +52,7 @@ def pulse_dm(*, pulse_id: int, period: str, partner_name: str, anonymous_allowed
 def pulse_reminder(*, pulse_id: int, period: str, partner_name: str) -> Message:
     return Message(
         title=f"Reminder: feedback pulse {period}",
-        summary=f"You have not answered {partner_name}'s feedback pulse {period} yet. It takes a minute; "
+        summary=f"You have not answered {possessive(partner_name)} feedback pulse {period} yet. It takes a minute; "
                 "this is the only reminder.",
         actions=(_button(pulse_id),), ephemeral=False, thread_key=f"pulse:{pulse_id}",
         fallback=f"Reminder: feedback pulse {period} for {partner_name} (type `feedback`).")

@@ -63,10 +63,14 @@ class KpiAnswer:
 
     command_text: str
     window_label: str
+    scope: str = ""  # e.g. "Kraków · voice" when a site or channel was asked for
 
 
-def kpi_answer(lines: Sequence, *, ask: KpiAnswer) -> Message:
-    """Answer ``kpi``: one section per partner, each KPI with value, target, status, change, trend."""
+def kpi_answer(lines: Sequence, *, ask: KpiAnswer, sites: Sequence[tuple[str, Sequence]] = ()) -> Message:
+    """Answer ``kpi``: one section per partner, each KPI with value, target, status, change, trend.
+
+    ``sites`` adds a section per site (name, its lines) for a partner with several sites.
+    """
     by_partner: dict[int, list] = {}
     for line in lines:
         by_partner.setdefault(line.partner.id, []).append(line)
@@ -79,9 +83,12 @@ def kpi_answer(lines: Sequence, *, ask: KpiAnswer) -> Message:
             heading=f"{partner.name} · {window.label}" if len(by_partner) > 1 else None,
             kpis=tuple(kpi_row(line) for line in partner_lines),
         ))
+    for name, site_lines in sites:
+        sections.append(Section(heading=f"{name} (this site only)", kpis=tuple(kpi_row(line) for line in site_lines)))
     single = len(by_partner) == 1
     first = lines[0] if lines else None
-    title = (f"{first.partner.name} — KPIs {ask.window_label}" if single and first
+    where = f" · {ask.scope}" if ask.scope else ""
+    title = (f"{first.partner.name} — KPIs {ask.window_label}{where}" if single and first
              else f"Portfolio KPIs — {ask.window_label}")
     trend_n = len(first.trend) if first else 0
     return Message(

@@ -21,6 +21,7 @@ class PackView:
     escalations: tuple[str, ...]
     feedback: tuple[str, ...]
     open_actions: tuple[str, ...]
+    period: str = ""  # e.g. "2026-Q4 to date: 1 Oct 2026 – 5 Dec 2026 (Europe/Warsaw)"
 
 
 def local_time(moment: datetime, tz: str) -> str:
@@ -29,7 +30,10 @@ def local_time(moment: datetime, tz: str) -> str:
 
 def pack_markdown(view: PackView) -> str:
     """Render the QBR pack as a Markdown document."""
-    out = [f"# QBR pack · {view.partner} · {view.quarter}", "", "## KPI trends vs targets", "",
+    out = [f"# QBR pack · {view.partner} · {view.quarter}", ""]
+    if view.period:
+        out += [f"Period reviewed: {view.period}", ""]
+    out += ["## KPI trends vs targets", "",
            "| KPI | Quarter | Target | Status |", "|---|---|---|---|"]
     out += [f"| {label} | {value} | {target} | {status} |" for label, value, target, status in view.kpis]
     out += ["", "## SLA", "", f"- Compliance: {view.sla_compliance}", f"- Breaches: {view.breaches}", "",
@@ -48,9 +52,10 @@ def pack_filename(view: PackView, slug: str) -> str:
 
 def pack_message(view: PackView) -> Message:
     """The whole pack as a chat message (what `qbr pack acme 2026-Q4` answers)."""
-    return Message(title=f"QBR pack · {view.partner} · {view.quarter}", sections=(
+    return Message(title=f"QBR pack · {view.partner} · {view.quarter}",
+                   summary=f"Period reviewed: {view.period}" if view.period else None, sections=(
         Section(heading="KPIs vs targets", facts=tuple(
-            Fact(label, f"{value} (target {target}, {status.replace('_', ' ')})") for label, value, target, status in view.kpis)
+            Fact(label, f"{value} (target {target}, {status})") for label, value, target, status in view.kpis)
             or (Fact("KPIs", "no data this quarter"),)),
         Section(heading="SLA", facts=(Fact("Compliance", view.sla_compliance), Fact("Breaches", view.breaches))),
         Section(heading="Escalations", bullets=view.escalations or ("None this quarter.",)),
@@ -69,6 +74,7 @@ def qbr_reminder(*, partner: str, tz: str, meeting: datetime, days_before: int, 
         attachments = (Attachment(name, pack_markdown(pack).encode(), title=f"QBR pack · {partner} · {quarter}"),)
         where = f"The full pack is attached as {name} where files can be attached"
         sections.append(Section(heading=f"QBR pack · {quarter}", facts=(
+            *((Fact("Period reviewed", pack.period),) if pack.period else ()),
             Fact("SLA compliance", pack.sla_compliance), Fact("Breaches", pack.breaches),
             Fact("Escalations", "; ".join(pack.escalations) or "none this quarter"),
             Fact("Feedback and reverse reports", "; ".join(pack.feedback) or "none received this quarter"),

@@ -16,6 +16,14 @@ WIDTH, HEIGHT = 640, 240
 _PAD_L, _PAD_R, _PAD_T, _PAD_B = 52, 12, 28, 58
 
 
+def _short(label: str, limit: int = 22) -> str:
+    """Shorten a legend label at a word break (the full label is in each point's tooltip)."""
+    if len(label) <= limit:
+        return label
+    head = label[: limit - 1].rpartition(" ")[0] or label[: limit - 1]
+    return head + "…"
+
+
 def _attr(text: str) -> str:
     return escape(text, {'"': "&quot;"})
 
@@ -74,7 +82,7 @@ def trend_svg(*, title: str, weeks: Sequence[str], series: Sequence[Series], uni
         lx = _PAD_L + (index % 4) * 150
         ly = HEIGHT - 22 + (index // 4) * 14
         out.append(f'<rect x="{lx}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>'
-                   f'<text x="{lx + 14}" y="{ly + 1}" fill="#222">{escape(s.label[:22])}</text>')
+                   f'<text x="{lx + 14}" y="{ly + 1}" fill="#222">{escape(_short(s.label))}</text>')
     if not any(v is not None for s in series for v in s.values):
         out.append(f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" fill="#888">no data</text>')
     out.append("</svg>")

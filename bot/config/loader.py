@@ -238,11 +238,16 @@ def _cross_check(partners: list[tuple[int, PartnerConfig]], user_items: list[tup
 
 
 def advisories(config: LiaisonConfig) -> list[ConfigIssue]:
-    """List valid-but-probably-unintended gaps (nothing fails on them): unrouted alerts, no admin."""
+    """List valid-but-probably-unintended gaps (nothing fails on them): unrouted alerts, no admin, weekend QBRs."""
     notes: list[ConfigIssue] = []
     for i, partner in enumerate(config.partners):
         if not partner.active:
             continue
+        for j, moment in enumerate(partner.qbr.dates):
+            if moment.weekday() >= 5:  # dates are partner-local, so this is the partner's own weekend
+                notes.append(ConfigIssue(f"partners[{i}].qbr.dates[{j}]",
+                                         f"{partner.slug}'s QBR on {moment:%a %Y-%m-%d %H:%M} falls on a weekend "
+                                         f"({partner.timezone}); pick a weekday"))
         for purpose in ("alerts", "escalations"):
             if not getattr(partner.routes, purpose).pairs():
                 notes.append(ConfigIssue(f"partners[{i}].routes.{purpose}",

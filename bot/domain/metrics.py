@@ -133,6 +133,15 @@ def names() -> list[str]:
     return sorted(_BY_NAME)
 
 
+def _duration(total: int) -> str:
+    """Render whole seconds as 12s, 4m 05s, 2h 23m 53s (the same way for values and changes)."""
+    if total >= 3600:
+        return f"{total // 3600}h {total % 3600 // 60:02d}m {total % 60:02d}s"
+    if total >= 60:
+        return f"{total // 60}m {total % 60:02d}s"
+    return f"{total}s"
+
+
 def format_value(metric: Metric, value: float | None) -> str:
     """Render a metric value for people: 81.2%, 4m 05s, +34, 2.1."""
     if value is None:
@@ -140,10 +149,7 @@ def format_value(metric: Metric, value: float | None) -> str:
     if metric.unit is Unit.PERCENT:
         return f"{value:.1f}%"
     if metric.unit is Unit.SECONDS:
-        total = round(value)
-        if total >= 60:
-            return f"{total // 60}m {total % 60:02d}s"
-        return f"{total}s"
+        return _duration(round(value))
     if metric.unit is Unit.SCORE:
         return f"{value:+.0f}"
     if metric.unit is Unit.POINTS:
@@ -152,13 +158,17 @@ def format_value(metric: Metric, value: float | None) -> str:
 
 
 def format_delta(metric: Metric, delta: float | None) -> str:
-    """Render a change between windows in the metric's unit: +1.2 pp, -14s."""
+    """Render a change between windows in the metric's unit: +1.2 pp, -14s, +7m 53s; ±0s when nothing moved."""
     if delta is None:
         return "n/a"
     if metric.unit is Unit.PERCENT:
-        return f"{delta:+.1f} pp"
-    if metric.unit is Unit.SECONDS:
-        return f"{delta:+.0f}s"
-    if metric.unit is Unit.POINTS:
-        return f"{delta:+.2f}"
-    return f"{delta:+.0f}"
+        text = f"{abs(delta):.1f} pp"
+    elif metric.unit is Unit.SECONDS:
+        text = _duration(round(abs(delta)))
+    elif metric.unit is Unit.POINTS:
+        text = f"{abs(delta):.2f}"
+    else:
+        text = f"{abs(delta):,.0f}"
+    if not any(ch in "123456789" for ch in text):  # rounds to nothing: no sign, never "-0s"
+        return f"±{text}"
+    return ("+" if delta > 0 else "-") + text

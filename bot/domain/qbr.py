@@ -67,7 +67,15 @@ def due_reminders(meeting: datetime, *, now: datetime, tz: str, sent: Sequence[i
 
 
 def quarter_of(moment: datetime, tz: str) -> str:
-    """Name the quarter a QBR reviews: the one before the meeting's local quarter, e.g. 2026-Q4."""
+    """Name the quarter a QBR at ``moment`` reviews (local calendar), e.g. 2026-Q4.
+
+    A meeting in a quarter's first or second month reviews the last complete quarter (the
+    usual QBR, held after the quarter closes). A meeting in a quarter's last month reviews its
+    own quarter to date: two months and more have passed, and the previous quarter would be a
+    quarter old by then. The pack only ever counts time up to when it is built.
+    """
     local = moment.astimezone(ZoneInfo(tz))
     q = (local.month - 1) // 3 + 1
+    if local.month % 3 == 0:
+        return f"{local.year}-Q{q}"
     return f"{local.year - 1}-Q4" if q == 1 else f"{local.year}-Q{q - 1}"

@@ -32,7 +32,7 @@ from bot.domain.scorecard import Scorecard, rank
 from bot.grammar import visible_partners
 from bot.messages import KpiRow, Message, Section
 from bot.services import feedback as feedback_service
-from bot.services.digest import PACK_METRICS, _duration, _target_label, scorecard_of, weights_for
+from bot.services.digest import PACK_METRICS, _duration, scorecard_of, target_label, weights_for
 from bot.services.evaluation import open_episode_views
 from bot.services.home import escalations_section
 from bot.services.kpi_commands import _default_metrics, target_statuses
@@ -251,7 +251,7 @@ async def _episodes(session: AsyncSession, partner: Partner, now: datetime) -> l
         target = targets.get(e.target_id)
         end = e.recovered_at or now
         rows.append(EpisodeRow(
-            number=e.id or 0, what=_target_label(target), opened=when(e.opened_at, tz),
+            number=e.id or 0, what=target_label(target), opened=when(e.opened_at, tz),
             recovered=when(e.recovered_at, tz) if e.recovered_at else "still open",
             duration=_duration(end - e.opened_at) + ("" if e.recovered_at else " so far"),
             windows=e.windows_breached,

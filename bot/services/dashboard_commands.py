@@ -10,6 +10,7 @@ from bot.commands import CommandError, CommandRequest, command
 from bot.compose.dashboard import OPENED, dashboard_button
 from bot.core import Core
 from bot.domain.access import Actor, require_registered
+from bot.domain.wording import possessive
 from bot.grammar import resolve_partner
 from bot.interactions import ActionResult, Press, on_action
 from bot.messages import Message, Reply, Section
@@ -47,7 +48,7 @@ async def dashboard(core: Core, request: CommandRequest) -> Reply:
     if request.args:
         async with core.db.session() as session:
             partner = await resolve_partner(session, request.args[0], actor)
-        return link_message(core, actor, path=f"/dashboard/p/{partner.slug}", what=f"{partner.name}'s page",
+        return link_message(core, actor, path=f"/dashboard/p/{partner.slug}", what=f"{possessive(partner.name)} page",
                             tz=partner.timezone)
     return link_message(core, actor)
 

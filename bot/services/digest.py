@@ -21,11 +21,12 @@ from bot.compose.kpi import kpi_row
 from bot.config.schema import DigestSchedule
 from bot.domain.metrics import format_delta, lookup
 from bot.domain.scorecard import DEFAULT_WEIGHTS, Scorecard, rank, score_partner
+from bot.domain.wording import plural
 from bot.messages import Message
 from bot.services.kpi_query import KpiLine, query_kpis
 from bot.store.alerts import BreachEpisode
 from bot.store.escalations import Escalation
-from bot.store.models import Partner, Target
+from bot.store.models import Partner, Site, Target
 from bot.store.policy import load_policy
 from bot.store.qbr import Qbr
 
@@ -53,13 +54,23 @@ def moment_after_week(week: str, tz: str) -> datetime:
     return datetime.combine(monday, time(12, 0), ZoneInfo(tz))
 
 
-def _target_label(target: Target | None) -> str:
-    """Name what breached: "Service level (voice, daily target)"; "SLA" if the target is gone."""
+def target_label(target: Target | None, sites: Mapping[int, str] | None = None) -> str:
+    """Name what breached: "Service level (Kraków, voice, daily target)"; "SLA" if the target is gone."""
     if target is None:
         return "SLA"
     metric = lookup(target.metric)
-    scope = ", ".join(x for x in (target.channel, f"{target.window}ly target".replace("dayly", "daily")) if x)
+    site = (sites or {}).get(target.site_id) if target.site_id is not None else "all sites"
+    window = {"day": "daily", "hour": "hourly"}.get(target.window, f"{target.window}ly")
+    scope = ", ".join(x for x in (site, target.channel, f"{window} target") if x)
     return f"{metric.label if metric else target.metric} ({scope})"
+
+
+async def site_names(session: AsyncSession, partner_ids: Sequence[int]) -> dict[int, str]:
+    """Return every site's name by id for ``partner_ids``."""
+    if not partner_ids:
+        return {}
+    rows = (await session.execute(select(Site.id, Site.name).where(Site.partner_id.in_(list(partner_ids))))).all()
+    return {i: n for i, n in rows}
 
 
 def _duration(delta: timedelta) -> str:
@@ -97,7 +108,13 @@ def scorecard_of(partner: Partner, lines: Sequence[KpiLine], weights: Mapping[st
 
 
 async def _changes(session: AsyncSession, partners: Sequence[Partner], lines: Sequence[KpiLine],
-                   start: datetime, end: datetime, *, with_partner: bool) -> list[str]:
+                   start: datetime, end: datetime, *, with_partner: bool) -> tuple[list[str], int]:
+    """Return the week's "What changed" lines and how many breach episodes were open at week end.
+
+    ``start``/``end`` bound every partner's week; each partner's own local week (from its KPI
+    lines) decides what counts for it, so a portfolio digest judges each partner by its week.
+    """
+    weeks = {line.partner.id: (line.window.start_utc, line.window.end_utc) for line in lines}
     movers = sorted(
         (line for line in lines if line.delta and line.previous_value),
         key=lambda line: -abs(line.delta / line.previous_value),  # relative move, so units compare
@@ -108,37 +125,49 @@ async def _changes(session: AsyncSession, partners: Sequence[Partner], lines: Se
         verb = "improved" if line.improved else "worsened"
         out.append(f"{who}{line.metric.label} {verb} {format_delta(line.metric, line.delta)} week over week")
     names = {p.id: p.name for p in partners}
+    zones = {p.id: ZoneInfo(p.timezone) for p in partners}
     episodes = (await session.execute(select(BreachEpisode).where(
-        BreachEpisode.partner_id.in_(list(names)),
-        or_(and_(BreachEpisode.opened_at >= start, BreachEpisode.opened_at < end),
-            and_(BreachEpisode.recovered_at >= start, BreachEpisode.recovered_at < end)),
+        BreachEpisode.partner_id.in_(list(names)), BreachEpisode.opened_at < end,
+        or_(BreachEpisode.opened_at >= start, BreachEpisode.recovered_at.is_(None),
+            BreachEpisode.recovered_at >= start),
     ).order_by(BreachEpisode.opened_at, BreachEpisode.id))).scalars().all()
     targets = {t.id: t for t in (await session.execute(select(Target).where(
         Target.id.in_({e.target_id for e in episodes})))).scalars().all()} if episodes else {}
+    sites = await site_names(session, list(names)) if episodes else {}
+    episodes = [e for e in episodes if e.opened_at < weeks.get(e.partner_id, (start, end))[1]]
     for e in episodes:
+        w_start, w_end = weeks.get(e.partner_id, (start, end))
         who = f"{names[e.partner_id]}: " if with_partner else ""
-        what = _target_label(targets.get(e.target_id))
-        if e.recovered_at is not None and start <= e.recovered_at < end:
-            out.append(f"{who}{what} breach recovered after {_duration(e.recovered_at - e.opened_at)} "
-                       f"({e.windows_breached} window(s) breached)")
+        what = target_label(targets.get(e.target_id), sites)
+        opened = f"{e.opened_at.astimezone(zones[e.partner_id]):%a %d %b %H:%M}"
+        if e.recovered_at is not None and e.recovered_at < w_end:
+            if e.recovered_at >= w_start:
+                out.append(f"{who}{what} breach recovered after {_duration(e.recovered_at - e.opened_at)} "
+                           f"({plural(e.windows_breached, 'window')} breached)")
+            else:  # opened and recovered before the week: not this week's news
+                continue
+        elif e.opened_at >= w_start:
+            out.append(f"{who}{what} breach opened {opened}, still open at week end")
         else:
-            out.append(f"{who}{what} breach opened {e.opened_at:%a %d %b %H:%M} UTC, still open at week end"
-                       if e.recovered_at is None or e.recovered_at >= end else f"{who}{what} breach opened")
+            out.append(f"{who}{what} breach open since {opened}, still open at week end")
+    open_at_end = sum(1 for e in episodes
+                      if e.recovered_at is None or e.recovered_at >= weeks.get(e.partner_id, (start, end))[1])
     escalations = (await session.execute(select(Escalation).where(
         Escalation.partner_id.in_(list(names)),
         or_(and_(Escalation.opened_at >= start, Escalation.opened_at < end),
             and_(Escalation.first_resolved_at >= start, Escalation.first_resolved_at < end)),
     ).order_by(Escalation.opened_at, Escalation.id))).scalars().all()
     for partner_id in names:
+        w_start, w_end = weeks.get(partner_id, (start, end))
         mine = [e for e in escalations if e.partner_id == partner_id]
-        opened = [e for e in mine if start <= e.opened_at < end]
-        resolved = [e for e in mine if e.first_resolved_at and start <= e.first_resolved_at < end]
-        if not mine:
+        opened = [e for e in mine if w_start <= e.opened_at < w_end]
+        resolved = [e for e in mine if e.first_resolved_at and w_start <= e.first_resolved_at < w_end]
+        if not opened and not resolved:
             continue
         acks = [e.first_acknowledged_at - e.opened_at for e in opened if e.first_acknowledged_at]
         ack = f"; mean time to acknowledge {_duration(sum(acks, timedelta()) / len(acks))}" if acks else ""
         who = f"{names[partner_id]}: " if with_partner else ""
-        out.append(f"{who}{len(opened)} escalation(s) opened, {len(resolved)} resolved{ack}")
+        out.append(f"{who}{plural(len(opened), 'escalation')} opened, {len(resolved)} resolved{ack}")
     import bot.features  # noqa: F401  (registers the feature providers)
 
     for provider in DIGEST_CHANGES:
@@ -151,7 +180,7 @@ async def _changes(session: AsyncSession, partners: Sequence[Partner], lines: Se
             who = f"{partner.name}: " if with_partner else ""
             local = nxt.scheduled_at.astimezone(ZoneInfo(partner.timezone))
             out.append(f"{who}next QBR {local:%a %d %b %Y %H:%M} ({partner.timezone})")
-    return out
+    return out, open_at_end
 
 
 def _chart(title: str, lines: Sequence[KpiLine], weights: Mapping[str, float]) -> bytes | None:
@@ -176,10 +205,12 @@ async def build_digest(session: AsyncSession, *, partner: Partner, now: datetime
     current = scorecard_of(partner, lines, weights)
     previous = scorecard_of(partner, lines, weights, back=1)
     card = rank([current], previous={current.partner: previous.score})
-    changes = await _changes(session, [partner], lines, window.start_utc, window.end_utc, with_partner=False)
+    changes, open_at_end = await _changes(session, [partner], lines, window.start_utc, window.end_utc,
+                                          with_partner=False)
     view = DigestView(
         title_scope=partner.name, week=week, period=f"{window.label} ({partner.timezone})",
         kpis=tuple(kpi_row(line) for line in lines), scorecards=tuple(card), changes=tuple(changes),
+        open_breaches=open_at_end,
         chart_png=_chart(f"{partner.name} {week}", lines, weights) if chart else None,
     )
     return week, digest_message(view)
@@ -199,10 +230,10 @@ async def build_portfolio_digest(session: AsyncSession, *, partners: Sequence[Pa
         previous[partner.name] = scorecard_of(partner, mine, weights, back=1).score
     starts = [line.window.start_utc for line in lines] or [now]
     ends = [line.window.end_utc for line in lines] or [now]
-    changes = await _changes(session, partners, lines, min(starts), max(ends), with_partner=True)
+    changes, open_at_end = await _changes(session, partners, lines, min(starts), max(ends), with_partner=True)
     view = DigestView(
         title_scope="Portfolio", week=week, period=f"{week}, each partner's own week",
         kpis=tuple(kpi_row(line, with_partner=True) for line in lines),
-        scorecards=tuple(rank(cards, previous=previous)), changes=tuple(changes),
+        scorecards=tuple(rank(cards, previous=previous)), changes=tuple(changes), open_breaches=open_at_end,
     )
     return week, digest_message(view)

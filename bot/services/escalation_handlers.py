@@ -6,6 +6,8 @@ that carried the button showed: the services check the actor's rights on each mo
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,6 +28,7 @@ from bot.domain.escalation import (
     parse_ref,
     require_view,
 )
+from bot.domain.wording import comparator_symbol, possessive
 from bot.interactions import ActionResult, FormResult, Press, Submission, on_action, on_form
 from bot.messages import FormErrors, Message, OpenForm, Reply
 from bot.services import escalations as service
@@ -102,7 +105,7 @@ async def _list(core: Core, actor: Actor, args: tuple[str, ...]) -> Message:
                 raise CommandError(f"There is no partner '{partner_slug}'.",
                                    suggestions=suggest(partner_slug, [p.slug for p in every if actor.can_see_partner(p.id)]))
             if not actor.can_see_partner(partner.id):
-                raise AccessDenied(f"You can only see your own partner's escalations, not {partner.name}'s.")
+                raise AccessDenied(f"You can only see your own partner's escalations, not {possessive(partner.name)}.")
             partner_ids = [partner.id]
         else:
             partner_ids = [p.id for p in every if actor.can_see_partner(p.id)]
@@ -228,9 +231,11 @@ async def _breach_prefill(session: AsyncSession, breach_id: int) -> compose.Fili
     target = await session.get(Target, breach.target_id)
     metric = metrics.lookup(target.metric) if target is not None else None
     label = metric.label if metric is not None else (target.metric if target is not None else "a KPI")
-    lines = [f"SLA breach of {label} since {breach.opened_at:%Y-%m-%d %H:%M} UTC."]
+    when = breach.opened_at.astimezone(ZoneInfo(partner.timezone)) if partner else breach.opened_at
+    zone = partner.timezone if partner else "UTC"
+    lines = [f"SLA breach of {label} since {when:%Y-%m-%d %H:%M} ({zone})."]
     if target is not None:
-        lines.append(f"Target: {target.comparator} {target.target_value:g} per {target.window}.")
+        lines.append(f"Target: {comparator_symbol(target.comparator)} {target.target_value:g} per {target.window}.")
     lines.append(f"Worst value: {breach.worst_value:g}; latest: {breach.last_value:g}.")
     return compose.FilingPrefill(partner=partner.slug if partner else None, severity=Severity.P2.value,
                                  category=Category.SLA_PERFORMANCE.value, title=f"SLA breach: {label}",
@@ -250,7 +255,7 @@ async def on_breach_open_escalation(core: Core, press: Press) -> ActionResult:
             async with core.db.session() as session:
                 partner = (await session.exec(sm_select(Partner).where(Partner.slug == prefill.partner))).first()
             if partner is not None and not press.actor.can_see_partner(partner.id):
-                raise AccessDenied(f"You can only see your own partner's data, not {partner.name}'s.")
+                raise AccessDenied(f"You can only see your own partner's data, not {possessive(partner.name)}.")
     if prefill is None:
         prefill = compose.FilingPrefill(category=Category.SLA_PERFORMANCE.value, severity=Severity.P2.value)
     return ActionResult(open_form=await filing_form_for(core, press.actor, prefill))

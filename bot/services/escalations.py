@@ -36,6 +36,7 @@ from bot.domain.escalation import (
     plan,
     repeat_due,
 )
+from bot.domain.wording import possessive
 from bot.services.outbox import enqueue, enqueue_direct, enqueue_to_route, route_key
 from bot.store.db import Database
 from bot.store.escalations import Escalation, EscalationEvent, due_ids, get_escalation
@@ -146,8 +147,16 @@ async def _notify_level(session: AsyncSession, esc: Escalation, setting: Setting
             thread = route_key(esc.card_key, platform, destination) if (platform, destination) in card_routes else None
             await enqueue(session, platform=platform, destination=destination, message=message,
                           key=f"{event_key}:notify:{platform}:{destination}", now=now, thread_of=thread)
-            told.append(f"#{destination}")
+            told.append(await _channel_name(session, platform, destination))
     esc.notified = told
+
+
+async def _channel_name(session: AsyncSession, platform: str, destination: str) -> str:
+    """Name a channel for people: its Teams name when known, else the platform's channel (never a raw id)."""
+    from bot.store.conversations import ConversationRef
+
+    name = (await session.execute(select(ConversationRef.name).where(ConversationRef.key == destination))).scalar()
+    return f"#{name}" if name else f"the escalation channel ({platform.title()})"
 
 
 async def _record(session: AsyncSession, esc: Escalation, setting: Setting, *, move: Move, actor: Actor | None,
@@ -171,7 +180,8 @@ async def _record(session: AsyncSession, esc: Escalation, setting: Setting, *, m
             _reschedule(esc, setting)
             esc.repeat_at = held_until
             esc.next_action_at = next_action(esc.escalate_at, esc.repeat_at, esc.close_at)
-            hold = f"Outside {setting.partner.name}'s business or quiet hours: people are told at {held_until:%Y-%m-%d %H:%M} UTC."
+            hold = (f"Outside {possessive(setting.partner.name)} business or quiet hours: people are told at "
+                    f"{held_until.astimezone(setting.tz):%Y-%m-%d %H:%M} ({setting.tz.key}).")
             event.note = f"{note} ({hold})" if note else hold
         else:
             # a held first message is not a reminder, though the timer sends it

@@ -240,8 +240,8 @@ async def partner_results(session: AsyncSession, partner: Partner, period: str |
 EXPORT_COLUMNS = ("partner", "round", "date", "anonymous", "author", *KEYS, "comment")
 
 
-async def export_rows(session: AsyncSession, partner: Partner) -> tuple[list[dict[str, str]], int]:
-    """Return the partner's answers as CSV rows, and how many were withheld to keep anonymity.
+async def export_rows(session: AsyncSession, partner: Partner) -> tuple[list[dict[str, str]], int, int]:
+    """Return the partner's answers as CSV rows, how many were withheld and how many ratings hidden.
 
     Anonymous rows have an empty author and only a date. Anonymous answers in a group (a round, or
     a month's ad-hoc feedback) of fewer than MIN_GROUP answers are withheld: alone they could be
@@ -258,18 +258,32 @@ async def export_rows(session: AsyncSession, partner: Partner) -> tuple[list[dic
         return periods.get(r.pulse_id, "") if r.pulse_id is not None else f"ad-hoc {local:%Y-%m}"
 
     sizes: dict[str, int] = {}
+    # per group and question, how many anonymous answers rated it: an anonymous rating is shown
+    # only among MIN_GROUP anonymous ratings of the same question (the named ones are known, so
+    # counting them would let the anonymous one be worked out from an average)
+    rated: dict[tuple[str, str], int] = {}
     for r in rows:
         sizes[group(r)] = sizes.get(group(r), 0) + 1
-    out, withheld = [], 0
+        for k in KEYS:
+            if r.anonymous and getattr(r, k) is not None:
+                rated[(group(r), k)] = rated.get((group(r), k), 0) + 1
+    out, withheld, hidden = [], 0, 0
     for r in rows:
         if r.anonymous and sizes[group(r)] < MIN_GROUP:
             withheld += 1
             continue
+        scores = {}
+        for k in KEYS:
+            value = getattr(r, k)
+            if value is not None and r.anonymous and rated[(group(r), k)] < MIN_GROUP:
+                value = None  # hidden: fewer than MIN_GROUP anonymous ratings of this question
+                hidden += 1
+            scores[k] = "" if value is None else str(value)
         out.append({"partner": partner.slug, "round": group(r), "date": f"{r.submitted_at.astimezone(tz):%Y-%m-%d}",
                     "anonymous": "yes" if r.anonymous else "no",
                     "author": "" if r.anonymous else (r.author_name or r.author_handle or ""),
-                    **{k: "" if getattr(r, k) is None else str(getattr(r, k)) for k in KEYS}, "comment": r.comment})
-    return out, withheld
+                    **scores, "comment": r.comment})
+    return out, withheld, hidden
 
 
 # ---- digest, QBR pack, Home -------------------------------------------------------------------

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.compose.breach import open_breaches_section
@@ -27,10 +27,13 @@ from bot.services.dashboard_links import login_link
 from bot.services.evaluation import open_episode_views
 from bot.services.kpi_query import PORTFOLIO_METRICS, query_kpis
 from bot.services.outbox import dead_letters
+from bot.store.alerts import BreachEpisode, EpisodeStatus
 from bot.store.escalations import Escalation
+from bot.store.outbox import OutboxItem, OutboxStatus
 
 log = logging.getLogger(__name__)
 
+LIST_LIMIT = 20  # newest items a Home list shows; its heading counts them all
 HomeProvider = Callable[[AsyncSession, Actor, datetime], Awaitable[Section | None]]
 
 
@@ -45,26 +48,34 @@ async def scorecard_section(session: AsyncSession, actor: Actor, now: datetime) 
 
 
 async def breaches_section(session: AsyncSession, actor: Actor, now: datetime) -> Section | None:
-    partners = await visible_partners(session, actor)
-    return open_breaches_section(await open_episode_views(session, partner_ids=[p.id for p in partners]))
+    ids = [p.id for p in await visible_partners(session, actor)]
+    total = (await session.execute(select(func.count()).select_from(BreachEpisode).where(
+        BreachEpisode.partner_id.in_(ids), BreachEpisode.status == EpisodeStatus.OPEN))).scalar_one()
+    return open_breaches_section(await open_episode_views(session, partner_ids=ids), total=total)
 
 
 async def escalations_section(session: AsyncSession, actor: Actor, now: datetime) -> Section | None:
     partners = {p.id: p.name for p in await visible_partners(session, actor)}
     stmt = select(Escalation).where(Escalation.partner_id.in_(list(partners)),
                                     Escalation.status.in_(["open", "acknowledged"])).order_by(Escalation.id.desc())
-    rows = [e for e in (await session.execute(stmt.limit(20))).scalars().all()
-            if can_view(actor, partner_id=e.partner_id, category=e.category, filed_by=e.filed_by)]
-    if not rows:
+    visible = [e for e in (await session.execute(stmt)).scalars().all()
+               if can_view(actor, partner_id=e.partner_id, category=e.category, filed_by=e.filed_by)]
+    if not visible:
         return Section(heading="Open escalations", text="No open escalations.")
-    return Section(heading="Open escalations", bullets=tuple(
-        f"ESC-{e.id} {e.severity} {partners[e.partner_id]}: {e.title} ({e.status}, level {e.level + 1})" for e in rows))
+    rows = visible[:LIST_LIMIT]
+    more = (f"...and {len(visible) - len(rows)} older (newest {len(rows)} shown); `escalate list` shows all",) \
+        if len(visible) > len(rows) else ()
+    return Section(heading=f"Open escalations ({len(visible)})", bullets=tuple(
+        f"ESC-{e.id} {e.severity} {partners[e.partner_id]}: {e.title} ({e.status}, level {e.level + 1})"
+        for e in rows) + more)
 
 
 async def dead_letter_section(session: AsyncSession, actor: Actor, now: datetime) -> Section | None:
     if not actor.is_admin:
         return None
-    return dead_letters_section(await dead_letters(session))
+    total = (await session.execute(select(func.count()).select_from(OutboxItem).where(
+        OutboxItem.status == OutboxStatus.DEAD))).scalar_one()
+    return dead_letters_section(await dead_letters(session), total=total)
 
 
 HOME_SECTIONS: list[HomeProvider] = [scorecard_section, breaches_section, escalations_section, dead_letter_section]

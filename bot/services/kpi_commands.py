@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
@@ -26,7 +27,7 @@ from bot.services.kpi_query import DEFAULT_WINDOW, PORTFOLIO_METRICS, query_kpis
 from bot.store.measurements import sum_windows
 from bot.store.models import Partner, Site, Target
 
-KPI_USAGE = "kpi [partner|all] [metric ...] [window]"
+KPI_USAGE = "kpi [partner|all] [metric ...] [site] [channel] [window]"
 # Trailing words other features answer for a single partner, e.g. "kpi acme digest".
 # Each maps to an async handler (core, request, partner) -> Reply.
 KPI_EXTENSIONS: dict[str, Callable[[Core, CommandRequest, Partner], Awaitable[Reply]]] = {}
@@ -39,7 +40,8 @@ def _default_metrics(session_partner_targets: list[Target]) -> list[str]:
 
 
 @command("kpi", summary="KPIs with target, status, change and trend.", usage=KPI_USAGE,
-         examples=("kpi", "kpi acme", "kpi all csat last-week", "kpi acme aht fcr 2026-W46", "kpi northwind sl 28d"))
+         examples=("kpi", "kpi acme", "kpi all csat last-week", "kpi acme aht fcr 2026-W46", "kpi acme sl krakow last-week",
+                   "kpi northwind sl voice 28d"))
 async def kpi(core: Core, request: CommandRequest) -> Reply:
     actor = request.actor
     require_registered(actor)
@@ -47,9 +49,19 @@ async def kpi(core: Core, request: CommandRequest) -> Reply:
         return help_message([s for s in commands() if s.verb == "kpi"], registered=True)
     async with core.db.session() as session:
         tokens = await partners_by_token(session)
-        ask = split_kpi_args(request.args, set(tokens), extras=tuple(KPI_EXTENSIONS))
+        first = request.args[0].lower() if request.args else ""
+        # Sites are words only for the one partner asked about, after the access check, so a
+        # partner user's suggestions never name another partner's sites.
+        one: Partner | None = None
+        if first in tokens and first != ALL:
+            one = await resolve_partner(session, first, actor)
+        elif not actor.is_client_side and first != ALL:
+            own = await visible_partners(session, actor)
+            one = own[0] if len(own) == 1 else None
+        sites = await _sites_by_token(session, one) if one else {}
+        ask = split_kpi_args(request.args, set(tokens), extras=tuple(KPI_EXTENSIONS), site_tokens=tuple(sites))
         if ask.partner and ask.partner != ALL:
-            partners = [await resolve_partner(session, ask.partner, actor)]
+            partners = [one or await resolve_partner(session, ask.partner, actor)]
         else:  # "all", or nothing: client side sees the portfolio, partner users their own
             partners = await visible_partners(session, actor)
         if not partners:
@@ -65,14 +77,35 @@ async def kpi(core: Core, request: CommandRequest) -> Reply:
                 metrics = _default_metrics(list(targets))
             else:
                 metrics = list(PORTFOLIO_METRICS)
+        site = sites.get(ask.site) if ask.site else None
+        window_spec = ask.window or DEFAULT_WINDOW
+        per_site: list[tuple[str, list]] = []
         try:
-            lines = await query_kpis(session, partners=partners, metrics=metrics,
-                                     window_spec=ask.window or DEFAULT_WINDOW, now=core.clock.now())
+            lines = await query_kpis(session, partners=partners, metrics=metrics, window_spec=window_spec,
+                                     now=core.clock.now(), site_id=site.id if site else None, channel=ask.channel)
+            every_site = sorted({s.id: s for s in sites.values()}.values(), key=lambda s: s.name)
+            if len(partners) == 1 and site is None and len(every_site) > 1:
+                for each in every_site:
+                    per_site.append((each.name, await query_kpis(
+                        session, partners=partners, metrics=metrics, window_spec=window_spec, now=core.clock.now(),
+                        site_id=each.id, channel=ask.channel)))
         except WindowError as exc:
             raise CommandError(str(exc)) from exc
-    label = lines[0].window.label if lines else (ask.window or DEFAULT_WINDOW)
+    label = lines[0].window.label if lines else window_spec
     text = " ".join(("kpi", *request.args))
-    return kpi_answer(lines, ask=KpiAnswer(command_text=text, window_label=label))
+    scope = " · ".join(x for x in (site.name if site else None, ask.channel) if x)
+    return kpi_answer(lines, ask=KpiAnswer(command_text=text, window_label=label, scope=scope), sites=per_site)
+
+
+async def _sites_by_token(session: AsyncSession, partner: Partner) -> dict[str, Site]:
+    """Map a partner's site words (key, name, name without accents) to its sites."""
+    out: dict[str, Site] = {}
+    for site in (await session.execute(select(Site).where(Site.partner_id == partner.id))).scalars().all():
+        plain = unicodedata.normalize("NFKD", site.name).encode("ascii", "ignore").decode()
+        for word in (site.key, site.name, plain):
+            if word and " " not in word:
+                out[word.lower()] = site
+    return out
 
 
 async def target_statuses(session: AsyncSession, partners: list[Partner], *, now) -> list[TargetStatus]:  # noqa: ANN001

@@ -9,18 +9,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.compose.kpi import metric_label, target_text
 from bot.compose.qbr import PackView, action_reminder, qbr_reminder
 from bot.config.schema import QbrPlan
+from bot.domain.escalation import Category
 from bot.domain.metrics import format_value
 from bot.domain.qbr import PACK_DAYS, due_reminders, quarter_of, upcoming
 from bot.domain.windows import parse_window
-from bot.messages import Status
+from bot.domain.wording import hours_minutes, plural
 from bot.services.digest import PACK_METRICS
 from bot.services.kpi_query import query_kpis
 from bot.services.outbox import enqueue_to_route
 from bot.store.alerts import BreachEpisode
 from bot.store.escalations import Escalation
-from bot.store.models import Partner
+from bot.store.models import Partner, Target
 from bot.store.policy import load_policy
 from bot.store.qbr import Qbr, QbrActionItem
 
@@ -47,27 +49,61 @@ async def sync_schedule(session: AsyncSession, *, partner: Partner, now: datetim
     ).order_by(Qbr.scheduled_at))).scalars().all())
 
 
-def _hours(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    return f"{minutes // 60}h {minutes % 60:02d}m"
+def _category(value: str) -> str:
+    try:
+        return Category(value).label
+    except ValueError:
+        return value.replace("_", " ")
+
+
+def _in_force(target: Target, start: datetime, until: datetime) -> bool:
+    """Tell whether ``target`` was active for some of [start, until)."""
+    if not target.active:
+        return False
+    if target.effective_from and target.effective_from >= until:
+        return False
+    return not (target.effective_to and target.effective_to <= start)
 
 
 async def build_pack(session: AsyncSession, *, partner: Partner, quarter: str, now: datetime) -> PackView:
-    """Gather the quarter's KPIs vs targets, SLA compliance, breaches, escalations and open actions."""
-    window = parse_window(quarter, now=now, tz=ZoneInfo(partner.timezone))
+    """Gather the quarter's KPIs vs targets, SLA compliance, breaches, escalations and open actions.
+
+    Only time that has passed counts: a quarter still running is reviewed up to ``now`` and an
+    open breach episode counts up to ``now``. Compliance is measured on the same episodes as the
+    breaches: a target held if no breach episode of it overlaps the period.
+    """
+    tz = ZoneInfo(partner.timezone)
+    window = parse_window(quarter, now=now, tz=tz)
     start, end = window.start_utc, window.end_utc
+    until = min(end, now)
+    last_day = (min(window.end, now.astimezone(tz)) - timedelta(microseconds=1)).date()
+    period = f"{window.start:%-d %b %Y} – {last_day:%-d %b %Y} ({partner.timezone})"
+    if until < end:
+        period = f"{quarter} to date: {period}"
     lines = await query_kpis(session, partners=[partner], metrics=list(PACK_METRICS), window_spec=quarter,
                              now=now, trend=1)
-    judged = [line for line in lines if line.status in (Status.OK, Status.WARNING, Status.BREACH)]
-    met = sum(1 for line in judged if line.status is not Status.BREACH)
-    compliance = f"{round(100 * met / len(judged))}% of KPIs with a target met it ({met} of {len(judged)})" \
-        if judged else "no KPI with a target had data"
     episodes = (await session.execute(select(BreachEpisode).where(
-        BreachEpisode.partner_id == partner.id, BreachEpisode.opened_at < end,
-        or_(BreachEpisode.recovered_at.is_(None), BreachEpisode.recovered_at >= start)))).scalars().all()
-    total = sum(((min(e.recovered_at or end, end) - max(e.opened_at, start)) for e in episodes), timedelta())
+        BreachEpisode.partner_id == partner.id, BreachEpisode.opened_at < until,
+        or_(BreachEpisode.recovered_at.is_(None), BreachEpisode.recovered_at > start)).order_by(
+        BreachEpisode.opened_at, BreachEpisode.id))).scalars().all()
+    total = sum(((min(e.recovered_at or until, until) - max(e.opened_at, start)) for e in episodes), timedelta())
+    still_open = sum(1 for e in episodes if e.recovered_at is None or e.recovered_at > until)
+    targets = [t for t in (await session.execute(select(Target).where(Target.partner_id == partner.id)))
+               .scalars().all() if _in_force(t, start, until)]
+    breached = {e.target_id for e in episodes}
+    held = [t for t in targets if t.id not in breached]
+    if targets:
+        compliance = (f"{len(held)} of {plural(len(targets), 'target')} held all period "
+                      f"({round(100 * len(held) / len(targets))}%)")
+        if len(held) < len(targets):
+            compliance += f"; {len(targets) - len(held)} breached at least once"
+    else:
+        compliance = "no SLA targets in force"
+    breaches = f"{plural(len(episodes), 'breach')}, {hours_minutes(total)} in total"
+    if still_open:
+        breaches += f" ({still_open} still open, counted up to {now.astimezone(tz):%-d %b %H:%M})"
     escalations = (await session.execute(select(Escalation).where(
-        Escalation.partner_id == partner.id, Escalation.opened_at >= start, Escalation.opened_at < end,
+        Escalation.partner_id == partner.id, Escalation.opened_at >= start, Escalation.opened_at < until,
     ))).scalars().all()
     groups: dict[tuple[str, str], list[Escalation]] = {}
     for e in escalations:
@@ -78,9 +114,9 @@ async def build_pack(session: AsyncSession, *, partner: Partner, quarter: str, n
         fixes = [e.first_resolved_at - e.opened_at for e in rows if e.first_resolved_at]
         climbed = sum(1 for e in rows if e.max_level > 0)
         esc_lines.append(
-            f"{severity} {category}: {len(rows)} opened; mean time to acknowledge "
-            f"{_hours(sum(acks, timedelta()) / len(acks)) if acks else 'n/a'}, to resolve "
-            f"{_hours(sum(fixes, timedelta()) / len(fixes)) if fixes else 'n/a'}; "
+            f"{severity} {_category(category)}: {len(rows)} opened; mean time to acknowledge "
+            f"{hours_minutes(sum(acks, timedelta()) / len(acks)) if acks else 'n/a'}, to resolve "
+            f"{hours_minutes(sum(fixes, timedelta()) / len(fixes)) if fixes else 'n/a'}; "
             f"highest level L{max(e.max_level for e in rows) + 1}, {climbed} escalated past L1")
     actions = (await session.execute(select(QbrActionItem).where(
         QbrActionItem.partner_id == partner.id, QbrActionItem.status == "open").order_by(QbrActionItem.due_on)
@@ -89,13 +125,13 @@ async def build_pack(session: AsyncSession, *, partner: Partner, quarter: str, n
 
     feedback: list[str] = []
     for provider in PACK_FEEDBACK:
-        feedback += await provider(session, partner, start, end)
+        feedback += await provider(session, partner, start, until)
     return PackView(
-        partner=partner.name, quarter=quarter,
-        kpis=tuple((line.metric.label, format_value(line.metric, line.value),
-                    f"{line.target.comparator} {format_value(line.metric, line.target.target_value)}"
-                    if line.target else "-", line.status.value) for line in lines),
-        sla_compliance=compliance, breaches=f"{len(episodes)} breach(es), {_hours(total)} in total",
+        partner=partner.name, quarter=quarter, period=period,
+        kpis=tuple((metric_label(line.metric, line.channel), format_value(line.metric, line.value),
+                    target_text(line.metric, line.target.comparator, line.target.target_value)
+                    if line.target else "-", line.status.text) for line in lines),
+        sla_compliance=compliance, breaches=breaches,
         escalations=tuple(esc_lines), feedback=tuple(feedback),
         open_actions=tuple(f"{a.title} — {a.owner}, due {a.due_on:%Y-%m-%d}" for a in actions),
     )

@@ -28,6 +28,7 @@ from bot.domain.reports import (
     in_nudge_hours,
     kind_label,
 )
+from bot.domain.wording import possessive
 from bot.messages import Section
 from bot.services import digest, home, qbr
 from bot.services.identity import preferred_identity
@@ -96,7 +97,7 @@ async def acknowledge(db: Database, *, report_id: int, actor: Actor, now: dateti
             raise ReportNotFound(f"There is no reverse report RR-{report_id}.")
         partner = await session.get(Partner, report.partner_id)
         if not can_acknowledge(actor, report.partner_id):
-            raise AccessDenied(f"Only {partner.name}'s team can acknowledge {report.ref}.")
+            raise AccessDenied(f"Only {possessive(partner.name)} team can acknowledge {report.ref}.")
         # the guarded UPDATE is the first write: of two presses at once, exactly one matches
         result = await session.execute(
             update(ReverseReport).where(ReverseReport.id == report_id, ReverseReport.acknowledged_at.is_(None))

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.staffing import mape
+from bot.domain.wording import plural
 from bot.services import digest, qbr
 from bot.services.staffing_warnings import warnings_in
 from bot.store.models import Measurement, Partner
@@ -50,7 +51,7 @@ def accuracy_text(pairs: dict[tuple[date, str], tuple[float, float]]) -> str | N
     per = [f"{ch} {mape([v for (_, c), v in pairs.items() if c == ch]):.1f}%" for ch in channels
            if mape([v for (_, c), v in pairs.items() if c == ch]) is not None]
     days = len({d for d, _ in pairs})
-    return f"MAPE {overall:.1f}% over {days} day(s) ({', '.join(per)})"
+    return f"MAPE {overall:.1f}% over {plural(days, 'day')} ({', '.join(per)})"
 
 
 async def digest_lines(session: AsyncSession, partners: Sequence[Partner], start: datetime, end: datetime,
@@ -63,7 +64,7 @@ async def digest_lines(session: AsyncSession, partners: Sequence[Partner], start
         mine = [w for w in warnings if w.partner_id == partner.id]
         if mine:
             closed = sum(1 for w in mine if w.status == WarningStatus.CLOSED)
-            out.append(f"{who}{len(mine)} staffing shortfall warning(s) (days {', '.join(w.day[5:] for w in mine)}); "
+            out.append(f"{who}{plural(len(mine), 'staffing shortfall warning')} (days {', '.join(w.day[5:] for w in mine)}); "
                        f"{closed} closed by a new schedule")
         text = accuracy_text(await daily_pairs(session, partner, start, end))
         if text:

@@ -89,13 +89,17 @@ async def sum_parts(
 
 
 async def _last_parts(session: AsyncSession, key: tuple, keys: list, where: list) -> Parts:
-    # A stock (backlog) is read at the end of the window: sum over scopes at the newest period.
+    # A stock (backlog) is read at the end of the window: each site's and channel's newest
+    # snapshot, then added (a site whose newest snapshot is older still holds its queue).
     conds = [k == v for k, v in zip(keys, key, strict=True)]
-    latest = (await session.execute(select(func.max(Measurement.period_start)).where(*where, *conds))).scalar_one()
+    newest = (select(Measurement.scope_site, Measurement.channel, func.max(Measurement.period_start).label("at"))
+              .where(*where, *conds).group_by(Measurement.scope_site, Measurement.channel).subquery())
     row = (await session.execute(
-        select(func.sum(Measurement.num), func.count()).where(*where, *conds, Measurement.period_start == latest)
+        select(func.sum(Measurement.num), func.count()).where(*where, *conds).join_from(Measurement, newest, and_(
+            Measurement.scope_site == newest.c.scope_site, Measurement.channel == newest.c.channel,
+            Measurement.period_start == newest.c.at))
     )).one()
-    return Parts(key[1], float(row[0] or 0), 1.0, None, int(row[1]))
+    return Parts(key[1], float(row[0] or 0), float(row[1]), None, int(row[1]))
 
 
 # --- many windows in one statement -------------------------------------------------------------
@@ -166,10 +170,11 @@ def _fold(metric: str, found: list[_Detail]) -> Parts | None:
     if not found:
         return None
     if CATALOGUE[metric].aggregation is Aggregation.LAST:
-        # A stock is read at the newest period of the scope, summed over the groups that have it.
-        latest = max(d.latest for d in found if d.latest is not None)
-        at = [d for d in found if d.latest == latest]
-        return Parts(metric, float(sum(d.latest_num for d in at)), 1.0, None, sum(d.latest_rows for d in at))
+        # A stock is read at each site's and channel's newest snapshot, then added; ``den``
+        # counts the snapshots added (the value is ``num`` alone).
+        at = [d for d in found if d.latest is not None]
+        snapshots = sum(d.latest_rows for d in at)
+        return Parts(metric, float(sum(d.latest_num for d in at)), float(snapshots), None, snapshots)
     aux = [d.aux for d in found if d.aux is not None]
     return Parts(metric, float(sum(d.num for d in found)), float(sum(d.den for d in found)),
                  float(sum(aux)) if aux else None, sum(d.rows for d in found))
@@ -288,7 +293,8 @@ def _statements(shape: tuple) -> tuple:
             where.append(m.channel == bindparam("channel"))
         site = m.site_id if by_site else literal(None, type_=Integer)
         detail = select(literal(index).label("layer"), group_no.label("g"), bucket.label("b"),
-                        m.partner_id, m.metric, site.label("site_id"), m.channel, m.num, m.den, m.aux,
+                        m.partner_id, m.metric, site.label("site_id"), m.site_id.label("own_site"), m.channel,
+                        m.num, m.den, m.aux,
                         periods.label("periods"), latest.label("latest"), latest_num.label("latest_num"),
                         ).where(*where).subquery()
         d = detail.c
@@ -297,12 +303,14 @@ def _statements(shape: tuple) -> tuple:
         selects.append(select(*keys, func.sum(d.num), func.sum(d.den), func.sum(d.aux), rows)
                        .where(d.b.is_not(None)).group_by(*keys))
         if with_lasts:
+            # A stock is read at each site's and channel's own newest period, then added: a site
+            # whose last snapshot is older still counts (it has not emptied its queue).
             ranked = select(*keys, d.latest, d.latest_num, func.rank().over(
-                partition_by=keys, order_by=d.latest.desc()).label("rn")).where(
+                partition_by=[*keys, d.own_site], order_by=d.latest.desc()).label("rn")).where(
                 d.b.is_not(None), d.metric.in_(bindparam("lasts", expanding=True))).subquery()
             rk = [ranked.c[k.name] for k in keys]
-            last_selects.append(select(*rk, ranked.c.latest, func.sum(ranked.c.latest_num), func.count())
-                                .where(ranked.c.rn == 1).group_by(*rk, ranked.c.latest))
+            last_selects.append(select(*rk, func.max(ranked.c.latest), func.sum(ranked.c.latest_num), func.count())
+                                .where(ranked.c.rn == 1).group_by(*rk))
     main = selects[0] if len(selects) == 1 else union_all(*selects)
     last = None
     if last_selects:

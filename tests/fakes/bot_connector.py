@@ -6,6 +6,7 @@ Activities point their serviceUrl here, so the real botbuilder ConnectorClient t
 from __future__ import annotations
 
 import itertools
+import json
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ class ConnectorCall:
     activity_id: str | None
     activity: dict[str, Any]
     response_id: str = ""  # the id the connector answered with (what replyToId / updates later name)
+    body_bytes: int = 0  # the request body's length on the wire (what Teams' 28 KB limit counts)
 
 
 @dataclass
@@ -49,7 +51,8 @@ class FakeBotConnector:
             status, headers = self.failures.popleft()
             return web.json_response({"error": {"code": str(status), "message": "scripted"}}, status=status,
                                      headers=headers)
-        activity = await request.json()
+        raw = await request.read()
+        activity = json.loads(raw)
         if verb == "create":
             # the body is ConversationParameters; Teams answers with the new personal chat's id
             conversation = f"a:personal-{next(self._ids)}"
@@ -58,7 +61,7 @@ class FakeBotConnector:
         conversation = request.match_info["conversation"]
         activity_id = request.match_info.get("activity")
         new_id = activity_id if verb == "update" else f"act-{next(self._ids)}"
-        self.calls.append(ConnectorCall(verb, conversation, activity_id, activity, new_id))
+        self.calls.append(ConnectorCall(verb, conversation, activity_id, activity, new_id, body_bytes=len(raw)))
         return web.json_response({"id": new_id})
 
     async def create(self, request: web.Request) -> web.Response:
