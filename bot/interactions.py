@@ -107,6 +107,8 @@ async def handle_action(core: Core, press: Press) -> ActionResult:
         return ActionResult(reply=_denied(exc))
 
 
+# the longest field any form offers (descriptions, notes, comments); checked on the server too
+FIELD_MAX = 3000
 ALREADY_SAVED = "Already saved: that form was submitted once (a second click or a retry changes nothing)."
 
 
@@ -135,6 +137,10 @@ async def handle_form(core: Core, submission: Submission, *, once: str | None = 
         from bot.compose.errors import unknown_action
 
         return FormResult(reply=unknown_action(str(submission.form)))
+    too_long = {name: f"Keep it under {FIELD_MAX} characters (this is {len(value)})."
+                for name, value in submission.values.items() if isinstance(value, str) and len(value) > FIELD_MAX}
+    if too_long:  # the form says so too, but a client can send anything
+        return FormResult(errors=FormErrors(too_long))
     key = _submission_key(submission, once) if once else None
     platform = submission.actor.platform
     if key is not None:

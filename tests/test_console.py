@@ -96,7 +96,7 @@ def test_demo_no_shell_runs_end_to_end_on_sqlite_with_piped_commands(tmp_path):
     assert "Acme Contact Solutions — KPIs" in out
     assert "SLA compliance — all partners" in out
     assert "SLA breach:" in out and "Resolved:" in out  # an alert and its recovery were shown
-    assert "Portfolio KPIs" in out and "Not allowed" in out
+    assert "Portfolio KPIs" in out and "not a partner, metric or window I know" in out
     assert "files ESC-1 with /escalate in Slack" in out and "Lena Lead presses Acknowledge in Teams" in out
     assert "1 escalation(s) opened, 1 resolved" in out  # and the digest's "What changed" counts it
 

@@ -46,7 +46,7 @@ async def kpi(core: Core, request: CommandRequest) -> Reply:
     if request.args[:1] == ("help",):
         return help_message([s for s in commands() if s.verb == "kpi"], registered=True)
     async with core.db.session() as session:
-        tokens = await partners_by_token(session)
+        tokens = await partners_by_token(session, actor)
         ask = split_kpi_args(request.args, set(tokens), extras=tuple(KPI_EXTENSIONS))
         if ask.partner and ask.partner != ALL:
             partners = [await resolve_partner(session, ask.partner, actor)]

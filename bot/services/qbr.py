@@ -11,6 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.compose.qbr import PackView, action_reminder, qbr_reminder
 from bot.config.schema import QbrPlan
+from bot.domain.access import Actor
+from bot.domain.escalation import counts_in_aggregate
 from bot.domain.metrics import format_value
 from bot.domain.qbr import PACK_DAYS, due_reminders, quarter_of, upcoming
 from bot.domain.windows import parse_window
@@ -52,8 +54,12 @@ def _hours(delta: timedelta) -> str:
     return f"{minutes // 60}h {minutes % 60:02d}m"
 
 
-async def build_pack(session: AsyncSession, *, partner: Partner, quarter: str, now: datetime) -> PackView:
-    """Gather the quarter's KPIs vs targets, SLA compliance, breaches, escalations and open actions."""
+async def build_pack(session: AsyncSession, *, partner: Partner, quarter: str, now: datetime,
+                     viewer: Actor | None = None) -> PackView:
+    """Gather the quarter's KPIs vs targets, SLA compliance, breaches, escalations and open actions.
+
+    Escalations count only where ``viewer`` may see them (None: a channel, so no data-protection ones).
+    """
     window = parse_window(quarter, now=now, tz=ZoneInfo(partner.timezone))
     start, end = window.start_utc, window.end_utc
     lines = await query_kpis(session, partners=[partner], metrics=list(PACK_METRICS), window_spec=quarter,
@@ -69,6 +75,8 @@ async def build_pack(session: AsyncSession, *, partner: Partner, quarter: str, n
     escalations = (await session.execute(select(Escalation).where(
         Escalation.partner_id == partner.id, Escalation.opened_at >= start, Escalation.opened_at < end,
     ))).scalars().all()
+    escalations = [e for e in escalations if counts_in_aggregate(viewer, partner_id=e.partner_id,
+                                                                 category=e.category, filed_by=e.filed_by)]
     groups: dict[tuple[str, str], list[Escalation]] = {}
     for e in escalations:
         groups.setdefault((e.severity, e.category), []).append(e)

@@ -87,7 +87,7 @@ async def qbr(core: Core, request: CommandRequest) -> Reply:
             quarter = args[1] if len(args) > 1 else quarter_of(now, partner.timezone)
             if not QUARTER.match(quarter):
                 raise CommandError(f"'{quarter}' is not a quarter; write it like 2026-Q4.")
-            view = await build_pack(s, partner=partner, quarter=quarter, now=now)
+            view = await build_pack(s, partner=partner, quarter=quarter, now=now, viewer=actor)
             message = pack_message(view)
             return replace(message, context=f"Also as a Markdown file: `liaison qbr pack --partner {partner.slug} "
                                             f"--quarter {quarter} --out pack.md`; attached to the T-7 reminder in Slack.")
@@ -124,7 +124,7 @@ async def action_done(core: Core, press: Press) -> ActionResult:
 
 async def _kpi_digest(core: Core, request: CommandRequest, partner: Partner) -> Reply:
     async with core.db.session() as s:
-        _, message = await build_digest(s, partner=partner, now=core.clock.now(), chart=True)
+        _, message = await build_digest(s, partner=partner, now=core.clock.now(), chart=True, viewer=request.actor)
     return message
 
 
