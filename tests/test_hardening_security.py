@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the e2e fixture is imported from the escalation end-to-end test and used by name)
 """Issue 13, security: replays act once, forged form state is refused, nothing reveals another partner.
 
 Every request is a real signed Slack request (or a Teams activity) into the aiohttp app, answered by real
