@@ -111,8 +111,9 @@ async def dispatch(core: Core, *, text: str, actor: Actor, platform: str,
     """Answer one command; never raises for user mistakes or refusals."""
     import bot.features  # noqa: F401
     from bot.compose.errors import access_denied, not_understood
+    from bot.text import clean_text
 
-    verb, args, rest = parse(text, slash=slash)
+    verb, args, rest = parse(clean_text(text), slash=slash)
     if verb == "liaison":  # "/liaison help", "/liaison kpi acme": the umbrella command
         verb, args, rest = parse(rest or "help")
     if not verb:

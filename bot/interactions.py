@@ -9,12 +9,13 @@ server, whatever the message showed.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.actions import ActionId, FormId
 from bot.core import Core
 from bot.domain.access import AccessDenied, Actor
 from bot.messages import FormErrors, Message, OpenForm
+from bot.text import clean_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,10 @@ async def handle_form(core: Core, submission: Submission, *, once: str | None = 
         from bot.compose.errors import unknown_action
 
         return FormResult(reply=unknown_action(str(submission.form)))
+    submission = replace(submission, values={
+        name: clean_text(value) if isinstance(value, str)
+        else [clean_text(v) if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
+        for name, value in submission.values.items()}, state=clean_text(submission.state))
     too_long = {name: f"Keep it under {FIELD_MAX} characters (this is {len(value)})."
                 for name, value in submission.values.items() if isinstance(value, str) and len(value) > FIELD_MAX}
     if too_long:  # the form says so too, but a client can send anything
