@@ -110,3 +110,16 @@ async def test_every_bad_value_is_422_naming_item_and_field(server, db, field, v
 async def test_fractional_seconds_stay_allowed(server, db):
     status, answer = await post(server, json.dumps([{**ITEM, "handled": 10, "handle_seconds": "3000.5"}]))
     assert status == 200, answer
+
+
+def test_a_csv_file_over_the_load_cap_is_refused_whole_with_a_clear_line(tmp_path, monkeypatch, capsys):
+    import adapters.cli.ingest as ingest_cli
+    from adapters.cli import main
+
+    monkeypatch.setattr(ingest_cli, "MAX_FILE_BYTES", 10_000)
+    path = tmp_path / "big.csv"
+    path.write_text("partner,site,channel,interval_start,interval_minutes,offered\n"
+                    + "acme,krakow,voice,2026-11-16T08:00:00+01:00,15,1\n" * 400)
+    assert main(["ingest", str(path)]) == 1
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "more than one load takes" in out[0] and "split it" in out[0]
