@@ -90,3 +90,51 @@ def test_digest_with_an_impossible_week(tmp_path, week):
     assert run(["db", "upgrade"], sqlite_env(tmp_path), tmp_path).returncode == 0
     one_line(run(["digest", "--partner", "acme", "--week", week, "--dry-run"], sqlite_env(tmp_path), tmp_path),
              "--week", week)
+
+
+def test_teams_package_refuses_a_non_guid_app_id(tmp_path):
+    result = run(["teams", "package", "--out", str(tmp_path / "p.zip"), "--app-id", "liaison-bot",
+                  "--host", "liaison.example.org"], sqlite_env(tmp_path), tmp_path)
+    one_line(result, "--app-id", "GUID")
+    assert not (tmp_path / "p.zip").exists()
+
+
+def test_teams_package_versions_bump_and_links_are_served(tmp_path):
+    import json as _json
+    import zipfile
+    from datetime import UTC, datetime, timedelta
+
+    from aiohttp.test_utils import TestClient, TestServer  # noqa: F401
+
+    from adapters.teams.package import automatic_version, check_version
+
+    one_line(run(["teams", "package", "--out", str(tmp_path / "p.zip"), "--app-id",
+                  "11111111-2222-3333-4444-555555555555", "--host", "h.example.org", "--version", "1.2"],
+                 sqlite_env(tmp_path), tmp_path), "--version")
+    earlier = automatic_version(datetime(2026, 12, 5, 9, 59, tzinfo=UTC))
+    later = automatic_version(datetime(2026, 12, 5, 9, 59, tzinfo=UTC) + timedelta(minutes=1))
+    assert tuple(map(int, later.split("."))) > tuple(map(int, earlier.split("."))) and check_version(later)
+    ok = run(["teams", "package", "--out", str(tmp_path / "p.zip"), "--app-id", "11111111-2222-3333-4444-555555555555",
+              "--host", "h.example.org", "--version", "1.4.2"], sqlite_env(tmp_path), tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    manifest = _json.loads(zipfile.ZipFile(tmp_path / "p.zip").read("manifest.json"))
+    assert manifest["version"] == "1.4.2"
+    assert manifest["developer"]["privacyUrl"].endswith("/privacy")
+    assert manifest["developer"]["termsOfUseUrl"].endswith("/terms")
+
+
+async def test_serve_has_the_privacy_and_terms_pages_the_package_links(core):
+    import aiohttp
+    from aiohttp.test_utils import TestServer
+
+    from adapters.http import create_app
+
+    server = TestServer(create_app(core), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            for path in ("/privacy", "/terms"):
+                async with http.get(server.make_url(path)) as resp:
+                    assert resp.status == 200 and "Liaison" in await resp.text()
+    finally:
+        await server.close()
