@@ -260,3 +260,28 @@ def test_workspace_advisories_name_each_address_of_a_workspace_not_installed():
     multi = workspace_advisories(config, installed={"T0A", "T0B"}, multi_workspace=True)
     assert [n.path for n in multi] == ["client.routes.alerts.slack[2]"]
     assert workspace_advisories(cfg(["T0A/C0X"], "T0A/U0A"), installed={"T0A"}, multi_workspace=True) == []
+
+
+BROKEN = """client:
+  name: X
+partners:
+  - slug: acme
+    name: Acme
+    timezone: Europe/Warsaw
+    targets:
+      - {metric: aht, window: fortnight, target: 300, comparator: "<="}
+      - {metric: nosuch, window: day, target: 1, comparator: "<="}
+users: []
+"""
+
+
+def test_schema_errors_carry_their_line_and_every_error_is_listed_in_one_run():
+    from bot.config.loader import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as raised:
+        parse_config(BROKEN, source="x.yaml")
+    rendered = raised.value.render()
+    assert "x.yaml:8: partners[0].targets[0].window:" in rendered  # the bad window ...
+    assert "x.yaml:9: partners[0].targets[1].metric: unknown metric 'nosuch'" in rendered  # ... and the bad target
+    assert all(line.startswith("  x.yaml:") and line.split(":")[1].isdigit()
+               for line in rendered.splitlines()[1:])
