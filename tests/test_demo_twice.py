@@ -15,13 +15,16 @@ CLOCK = re.compile(r"\b\d{2}:\d{2}\b")  # the demo runs on the wall clock: minut
 
 
 def test_demo_twice_shows_the_same_story_outside_the_working_directory(tmp_path):
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "PYTHONPATH": str(ROOT)}
     outputs = []
     for _ in range(2):
-        done = subprocess.run([LIAISON, "demo", "--no-shell"], cwd=tmp_path, env=env, capture_output=True,
+        done = subprocess.run([LIAISON, "demo", "--no-shell"], cwd=cwd, env=env, capture_output=True,
                               text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-2000:]
         outputs.append(CLOCK.sub("HH:MM", TEMP.sub("TMP", done.stdout)))
     assert outputs[0] == outputs[1]
     assert "chart saved to TMP/" in outputs[0] and "QBR pack written to TMP/" in outputs[0]
-    assert list(tmp_path.iterdir()) == []  # no liaison.db, chart or pack in the working directory
+    assert list(cwd.iterdir()) == []  # no liaison.db, chart or pack in the working directory
