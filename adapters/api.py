@@ -39,10 +39,17 @@ async def _ingest_body(request: web.Request, core) -> bytes | web.Response:
         return _problem(413, f"body larger than {limit} bytes; split the file")
     if request.content_type != "application/json":
         return _problem(415, "send JSON with Content-Type: application/json")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
+    # content.read(n) returns what one chunk holds (256 KiB), not n bytes: read until the end or the cap
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = await request.content.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
         return _problem(413, f"body larger than {limit} bytes; split the file")
-    return body
+    return b"".join(chunks)
 
 
 async def post_measurements(request: web.Request) -> web.Response:

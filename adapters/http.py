@@ -21,6 +21,7 @@ MOUNTS: tuple[str, ...] = (
     "adapters.slack.http",
     "adapters.teams.http",
     "adapters.web",
+    "adapters.legal",
 )
 
 

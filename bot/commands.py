@@ -16,6 +16,8 @@ from bot.core import Core
 from bot.domain.access import AccessDenied, Actor
 from bot.messages import Reply
 
+DATE_OUT_OF_RANGE = "That date is out of range; use a year from 1970 to 2100."
+
 
 class CommandError(Exception):
     """A request that can't be answered as asked; rendered as a friendly ephemeral reply."""
@@ -109,8 +111,9 @@ async def dispatch(core: Core, *, text: str, actor: Actor, platform: str,
     """Answer one command; never raises for user mistakes or refusals."""
     import bot.features  # noqa: F401
     from bot.compose.errors import access_denied, not_understood
+    from bot.text import clean_text
 
-    verb, args, rest = parse(text, slash=slash)
+    verb, args, rest = parse(clean_text(text), slash=slash)
     if verb == "liaison":  # "/liaison help", "/liaison kpi acme": the umbrella command
         verb, args, rest = parse(rest or "help")
     if not verb:
@@ -130,3 +133,5 @@ async def dispatch(core: Core, *, text: str, actor: Actor, platform: str,
         return not_understood(exc.problem, suggestions=exc.suggestions, usage=exc.usage or spec.usage)
     except AccessDenied as exc:
         return access_denied(str(exc))
+    except OverflowError:  # a date such as 9999-12-31 or 0001-Q1 pushed past what a calendar holds
+        return not_understood(DATE_OUT_OF_RANGE, usage=spec.usage)

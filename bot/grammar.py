@@ -14,7 +14,6 @@ from bot.domain.channels import ContactChannel
 from bot.domain.metrics import lookup
 from bot.domain.metrics import names as metric_names
 from bot.domain.windows import WINDOW_HELP, WINDOW_WORDS, looks_like_window
-from bot.domain.wording import possessive
 from bot.store.models import Partner
 
 ALL = "all"
@@ -33,9 +32,15 @@ class KpiArgs:
     channel: str | None = None  # voice, chat, email, social
 
 
-async def partners_by_token(session: AsyncSession) -> dict[str, Partner]:
-    """Map every accepted partner token (slug, lower-cased name) to its partner."""
+async def partners_by_token(session: AsyncSession, actor: Actor | None = None) -> dict[str, Partner]:
+    """Map every accepted partner token (slug, lower-cased name) to its partner.
+
+    Given an ``actor``, only the partners they may see: a partner user's typo is matched and
+    suggested against their own partner only, so no answer reveals another partner's name.
+    """
     rows = (await session.execute(select(Partner).where(Partner.active.is_(True)))).scalars().all()
+    if actor is not None:
+        rows = [p for p in rows if actor.can_see_partner(p.id)]
     tokens: dict[str, Partner] = {}
     for p in rows:
         tokens[p.slug.lower()] = p
@@ -90,14 +95,23 @@ def _unknown_token(raw: str, position: int, partner_tokens: set[str], sites: set
 
 async def resolve_partner(session: AsyncSession, token: str, actor: Actor) -> Partner:
     """Return the partner a token names, if the actor may see it; else a clear error."""
-    tokens = await partners_by_token(session)
+    tokens = await partners_by_token(session, actor)
     partner = tokens.get(token.lower())
     if partner is None:
-        raise CommandError(f"There is no partner called '{token}'.",
-                           suggestions=tuple(suggest(token, {p.slug for p in tokens.values()})))
-    if not actor.can_see_partner(partner.id):
-        raise AccessDenied(f"You can only see your own partner's data, not {possessive(partner.name)}.")
+        # another partner's name reads exactly like a missing one, suggestions only from the visible
+        raise unknown_partner(token, {p.slug for p in tokens.values()})
+    if not actor.can_see_partner(partner.id):  # not reachable through the filtered tokens; kept as a guard
+        raise AccessDenied(NOT_VISIBLE)
     return partner
+
+
+NOT_VISIBLE = "You can only see your own partner's data."
+
+
+def unknown_partner(token: str, visible_slugs: set[str] | list[str]) -> CommandError:
+    """Say a partner token names no partner the actor may see (the same words whether it exists)."""
+    return CommandError(f"There is no partner called '{token}' that you can see.",
+                        suggestions=tuple(suggest(token, set(visible_slugs))))
 
 
 async def visible_partners(session: AsyncSession, actor: Actor) -> list[Partner]:

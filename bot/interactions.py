@@ -9,12 +9,13 @@ server, whatever the message showed.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.actions import ActionId, FormId
 from bot.core import Core
 from bot.domain.access import AccessDenied, Actor
 from bot.messages import FormErrors, Message, OpenForm
+from bot.text import clean_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,19 +108,64 @@ async def handle_action(core: Core, press: Press) -> ActionResult:
         return ActionResult(reply=_denied(exc))
 
 
-async def handle_form(core: Core, submission: Submission) -> FormResult:
-    """Run the handler registered for a form submission."""
+# the longest field any form offers (descriptions, notes, comments); checked on the server too
+FIELD_MAX = 3000
+ALREADY_SAVED = "Already saved: that form was submitted once (a second click or a retry changes nothing)."
+
+
+def _submission_key(submission: Submission, once: str) -> str:
+    import json
+
+    from bot.store.inbound_events import fingerprint
+
+    values = json.dumps(submission.values, sort_keys=True, default=str)
+    return "form:" + fingerprint(once, str(submission.form), submission.actor.platform_user_id,
+                                 submission.state, values)
+
+
+async def handle_form(core: Core, submission: Submission, *, once: str | None = None) -> FormResult:
+    """Run the handler registered for a form submission, at most once per ``once`` key.
+
+    ``once`` names the form instance (Slack's view id, the Teams card's message id): the same
+    instance submitted again with the same values (a double click, a client retry) acts once.
+    A submission answered with errors is forgotten, so the corrected form goes through.
+    """
     import bot.features  # noqa: F401
+    from bot.store.inbound_events import first_time, forget
 
     handler = _FORMS.get(submission.form)
     if handler is None:
         from bot.compose.errors import unknown_action
 
         return FormResult(reply=unknown_action(str(submission.form)))
+    submission = replace(submission, values={
+        name: clean_text(value) if isinstance(value, str)
+        else [clean_text(v) if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
+        for name, value in submission.values.items()}, state=clean_text(submission.state))
+    too_long = {name: f"Keep it under {FIELD_MAX} characters (this is {len(value)})."
+                for name, value in submission.values.items() if isinstance(value, str) and len(value) > FIELD_MAX}
+    if too_long:  # the form says so too, but a client can send anything
+        return FormResult(errors=FormErrors(too_long))
+    key = _submission_key(submission, once) if once else None
+    platform = submission.actor.platform
+    if key is not None:
+        async with core.db.transaction() as session:
+            fresh = await first_time(session, platform=platform, event_id=key, now=core.clock.now())
+        if not fresh:
+            return FormResult(reply=Message(title=ALREADY_SAVED))
     try:
-        return await handler(core, submission)
+        result = await handler(core, submission)
     except AccessDenied as exc:
-        return FormResult(reply=_denied(exc))
+        result = FormResult(reply=_denied(exc))
+    except BaseException:
+        if key is not None:  # nothing was saved: let the same submission be tried again
+            async with core.db.transaction() as session:
+                await forget(session, platform=platform, event_id=key)
+        raise
+    if key is not None and result.errors is not None:
+        async with core.db.transaction() as session:
+            await forget(session, platform=platform, event_id=key)
+    return result
 
 
 def registered_actions() -> set[ActionId]:

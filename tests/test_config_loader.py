@@ -275,3 +275,28 @@ def test_config_check_warns_about_a_qbr_on_a_weekend(make_yaml):
         f"{config.partners[0].slug}'s QBR on Sat 2027-01-16 10:00 falls on a weekend "
         f"({config.partners[0].timezone}); pick a weekday")]
     assert not [n for n in advisories(parse_config(make_yaml())) if ".qbr" in n.path]
+
+
+BROKEN = """client:
+  name: X
+partners:
+  - slug: acme
+    name: Acme
+    timezone: Europe/Warsaw
+    targets:
+      - {metric: aht, window: fortnight, target: 300, comparator: "<="}
+      - {metric: nosuch, window: day, target: 1, comparator: "<="}
+users: []
+"""
+
+
+def test_schema_errors_carry_their_line_and_every_error_is_listed_in_one_run():
+    from bot.config.loader import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as raised:
+        parse_config(BROKEN, source="x.yaml")
+    rendered = raised.value.render()
+    assert "x.yaml:8: partners[0].targets[0].window:" in rendered  # the bad window ...
+    assert "x.yaml:9: partners[0].targets[1].metric: unknown metric 'nosuch'" in rendered  # ... and the bad target
+    assert all(line.startswith("  x.yaml:") and line.split(":")[1].isdigit()
+               for line in rendered.splitlines()[1:])

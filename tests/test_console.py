@@ -91,12 +91,13 @@ def test_demo_no_shell_runs_end_to_end_on_sqlite_with_piped_commands(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
-    assert (tmp_path / "liaison.db").exists()
+    # the demo's own fresh database lives in a temporary directory, not the working directory
+    assert not (tmp_path / "liaison.db").exists() and "liaison-demo.db" in out
     assert "Config: " in out and "3 partners" in out
     assert "Acme Contact Solutions — KPIs" in out
     assert "SLA compliance — all partners" in out
     assert "SLA breach:" in out and "Resolved:" in out  # an alert and its recovery were shown
-    assert "Portfolio KPIs" in out and "Not allowed" in out
+    assert "Portfolio KPIs" in out and "not a partner, metric or window I know" in out
     assert "files ESC-1 with /escalate in Slack" in out and "Lena Lead presses Acknowledge in Teams" in out
     assert "1 escalation opened, 1 resolved" in out  # and the digest's "What changed" counts it
 

@@ -35,7 +35,7 @@ def test_digest_cli_unknown_partner_and_bad_week_explain(cli_db, capsys):
     assert main(["digest", "--partner", "nope", "--dry-run"]) == 1
     assert "unknown partner 'nope'; known partners: acme, globex, northwind" in capsys.readouterr().out
     assert main(["digest", "--partner", "acme", "--week", "46"]) == 2
-    assert "write it like 2026-W46" in capsys.readouterr().out
+    assert "write it like 2026-W46" in capsys.readouterr().err  # operator mistakes answer on stderr
 
 
 def test_qbr_pack_cli_writes_markdown_and_rejects_bad_quarter(cli_db, tmp_path, capsys):

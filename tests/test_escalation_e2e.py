@@ -297,7 +297,7 @@ async def test_filed_in_slack_climbs_on_time_acknowledged_and_resolved_in_teams(
         assert step in trail, step
     # another partner's user is refused, by command and by forged buttons, and nothing changes
     refused = await e.slash("show ESC-1", user="U0NORTH1")
-    assert refused["text"] == "Not allowed: You don't have access to ESC-1."
+    assert refused["text"] == "Not allowed: There is no escalation ESC-1 that you can see."
     assert "Kraków" not in json.dumps(refused, ensure_ascii=False)
     events_before = len(await e.events())
     for action in ("escalation_reopen", "escalation_resolve", "escalation_acknowledge"):
@@ -307,7 +307,7 @@ async def test_filed_in_slack_climbs_on_time_acknowledged_and_resolved_in_teams(
         assert (await e.slack_post(body, ctype))[0] == 200
         await e.slack.wait_for(lambda f, n=n: len(f.responses) > n)
         assert e.slack.responses[-1].get("replace_original") is False  # the card is not touched
-        assert e.slack.responses[-1]["text"] == "Not allowed: You don't have access to ESC-1."
+        assert e.slack.responses[-1]["text"] == "Not allowed: There is no escalation ESC-1 that you can see."
     assert [c.body["trigger_id"] for c in e.slack.of("views.open")] == ["T-file-0"]  # no form opened for them
     assert (await e.escalation()).status == "resolved" and len(await e.events()) == events_before
 

@@ -107,7 +107,11 @@ async def test_escalate_list_authorization_matrix(core, who, make_escalation, na
 async def test_escalate_list_other_partner_refused_for_partner_user(core, who, make_escalation):
     await make_escalation()
     reply = await dispatch(core, text="escalate list acme all", actor=who("globex-tl"), platform="slack")
-    assert reply.title == "Not allowed"
+    missing = await dispatch(core, text="escalate list nosuch all", actor=who("globex-tl"), platform="slack")
+    # refused in the very words of a partner that does not exist: Acme's existence is not revealed
+    assert reply.title == missing.title == "I didn't understand that"
+    assert reply.summary.replace("acme", "X") == missing.summary.replace("nosuch", "X")
+    assert "Acme" not in reply.text and "acme" not in str(reply.sections)
 
 
 async def test_escalate_list_unknown_partner_suggests_close_names(core, who):
@@ -198,7 +202,7 @@ def filing(actor, **values) -> Submission:
 @pytest.mark.parametrize(("name", "values", "field", "text"), [
     ("lead", {"title": "  "}, "title", "title"),
     ("lead", {"partner": "acmee"}, "partner", "Did you mean acme?"),
-    ("acme-tl", {"partner": "globex"}, "partner", "your own partner"),
+    ("acme-tl", {"partner": "globex"}, "partner", "There is no partner 'globex' you can file for."),
     ("lead", {"severity": "P9"}, "severity", "P1"),
     ("lead", {"category": None}, "category", "category"),
     ("lead", {"link": "ftp://x"}, "link", "https://"),

@@ -85,10 +85,10 @@ async def test_teams_feedback_card_answers_the_open_pulse(teams, connector):
         invite = (await s.execute(select(PulseInvite).where(PulseInvite.pulse_id == pulse.id,
                                                             PulseInvite.handle == "acme-tl"))).scalars().one()
     assert invite.answered
-    # the same card submitted again (a double click) is refused: one answer per person and round
+    # the same card submitted again (a double click) acts once: the form's own idempotency answers first
     await post(activity(connector, user=ACME_TL, conversation="a:acme-tl", personal=True, value=typed,
                         reply_to=form_activity.response_id))
-    assert "already answered" in json.dumps(connector.of("reply")[-1].activity, ensure_ascii=False)
+    assert "Already saved" in json.dumps(connector.of("reply")[-1].activity, ensure_ascii=False)
     assert len(await stored(core)) == 1
 
 

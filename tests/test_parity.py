@@ -62,7 +62,7 @@ async def test_parity_kpi_sla_and_share_reach_same_outcome_in_slack_and_teams(bo
         teams_answers.append(connector.cards("reply")[-1])
     for s, t in zip(slack_answers, teams_answers, strict=True):
         assert values(s["blocks"]) == values(t)
-    assert "Not allowed" in slack_answers[2]["text"] and "Not allowed" in json.dumps(teams_answers[2])
+    assert "not a partner, metric or window" in slack_answers[2]["text"] and "not a partner, metric or window" in json.dumps(teams_answers[2])
     # The same button, pressed on each platform, shares the same re-authorized answer.
     body, ctype = block_action("share_in_channel", "kpi sl last-week", user="U0ACME1", response_url=slack.response_url())
     await post(app, body, ctype)

@@ -33,7 +33,7 @@ async def test_qbr_schedule_list_action_done_pack(db, core, make_partner, make_u
                            actor=tl, platform="console")
     assert added.summary == "Reduce AHT on returns — @maria, due 2027-02-15"
     refused = await dispatch(core, text='qbr action acme "Sneaky" @x 2027-02-15', actor=other, platform="console")
-    assert refused.title != "Action item added for Acme" and "own partner" in (refused.summary or refused.title)
+    assert refused.title != "Action item added for Acme" and "that you can see" in (refused.summary or refused.title)
     bad = await dispatch(core, text='qbr action acme "Late" @x 15/02', actor=tl, platform="console")
     assert bad.summary == "'15/02' is not a date; write it like 2027-01-20."
 

@@ -53,6 +53,6 @@ async def test_qbr_t7_reminder_reaches_teams_as_a_card_with_the_pack_summary(db,
         assert pack.sections[-1].bullets == ("Cut AHT on <returns> & refunds — @maria, due 2027-02-01",)
         other = await make_user("29:acme", role="partner", partner=await make_partner("acme"), platform="teams")
         refused = await dispatch(core, text="qbr pack northwind 2026-Q4", actor=other, platform="teams")
-        assert refused.title != pack.title and "own partner" in (refused.summary or "")
+        assert refused.title != pack.title and "that you can see" in (refused.summary or "") and "Northwind" not in (refused.summary or "")
     finally:
         await connector.stop()

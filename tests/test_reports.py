@@ -70,7 +70,8 @@ async def reports(db) -> list[ReverseReport]:
 
 def is_refusal(reply) -> bool:
     return isinstance(reply, Message) and ("only" in reply.text.lower() or "can't" in reply.text.lower()
-                                           or "not set up" in reply.text.lower())
+                                           or "not set up" in reply.text.lower()
+                                           or "that you can see" in reply.text.lower())
 
 
 # ---- command authorization -------------------------------------------------------------------

@@ -226,7 +226,10 @@ async def test_oauth_same_user_id_in_two_workspaces_is_two_people_each_seeing_on
         await post(app, body, ctype)
         await slack.wait_for(lambda f, n=name: len(f.responses) == len(answers) + 1)
         answers[name] = slack.responses[-1]["text"]
-    assert "Not allowed" in answers[f"{ACME}-globex"] and "Not allowed" in answers[f"{GLOBEX}-acme"]
+    # refused like a missing name: neither learns the other partner exists
+    refusal = "is not a partner, metric or window I know"
+    assert refusal in answers[f"{ACME}-globex"] and refusal in answers[f"{GLOBEX}-acme"]
+    assert "Globex CX" not in answers[f"{ACME}-globex"] and "Acme CX" not in answers[f"{GLOBEX}-acme"]
     assert "Not allowed" not in answers[f"{ACME}-acme"] and "Acme CX" in answers[f"{ACME}-acme"]
     assert "Not allowed" not in answers[f"{GLOBEX}-globex"] and "Globex CX" in answers[f"{GLOBEX}-globex"]
 
@@ -253,7 +256,7 @@ async def test_oauth_slack_connect_user_of_other_workspace_acts_as_their_own_ide
     shared = [c for c in slack.of("chat.postMessage") if c.body["channel"] == "C0SHARED"]
     assert len(shared) == 1 and shared[0].token == live_token(slack, ACME)
     assert "Globex CX" in json.dumps(shared[0].body) and "Acme CX" not in json.dumps(shared[0].body)
-    assert any("Not allowed" in r.get("text", "") for r in slack.responses)
+    assert any("is not a partner, metric or window I know" in r.get("text", "") for r in slack.responses)
 
 
 async def test_oauth_shared_channel_route_is_posted_through_the_workspace_it_names(app, slack, db):

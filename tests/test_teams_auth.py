@@ -163,7 +163,7 @@ async def test_teams_auth_cloud_adapter_alone_500s_on_missing_header_and_unknown
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"microsoft_app_type": "Tenant"}, "use MultiTenant, SingleTenant or UserManagedIdentity"),
+    ({"microsoft_app_type": "Tenant"}, "use MultiTenant, SingleTenant or UserAssignedMSI"),
     ({"microsoft_app_type": "SingleTenant"}, "needs MICROSOFT_APP_TENANT_ID"),
     ({"microsoft_app_password": None}, "MICROSOFT_APP_PASSWORD is not"),
 ])

@@ -7,6 +7,7 @@ client talking to the fake connector on loopback, the outbox delivery worker.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 
@@ -42,9 +43,12 @@ async def no_sleep(_seconds: float) -> None:
     return None
 
 
+_IDS = itertools.count(1)  # Teams gives every activity its own id; the same id again is a replay
+
+
 def activity(connector: FakeBotConnector, *, user: str, conversation: str, personal: bool, text: str = "",
              value: dict | None = None, reply_to: str | None = None, kind: str = "message") -> dict:
-    act = {"type": kind, "id": f"in-{user[-4:]}-{text or 'press'}", "channelId": "msteams",
+    act = {"type": kind, "id": f"in-{user[-4:]}-{text or 'press'}-{next(_IDS)}", "channelId": "msteams",
            "serviceUrl": connector.base_url, "from": {"id": f"29:{user}", "aadObjectId": user},
            "recipient": {"id": "28:bot", "name": "Liaison"}, "text": text,
            "conversation": {"id": conversation, "conversationType": "personal" if personal else "channel",

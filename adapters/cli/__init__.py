@@ -50,10 +50,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
-    result = func(args)
-    if inspect.isawaitable(result):
-        result = asyncio.run(result)
+    try:
+        result = func(args)
+        if inspect.isawaitable(result):
+            result = asyncio.run(result)
+    except KeyboardInterrupt:  # Ctrl-C: leave quietly, as a shell command does
+        print(file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `liaison shell | head` closed the pipe: nothing left to say
+        _silence_stdout()
+        return 0
+    except Exception as exc:
+        from adapters.cli.errors import explain
+
+        line = explain(exc)
+        if line is None:
+            raise
+        logging.getLogger("liaison").debug("operator mistake", exc_info=True)
+        print(f"liaison {args.command}: {line}", file=sys.stderr)
+        return 2
     return int(result or 0)
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout at exit and would print a second BrokenPipeError: point it at devnull.
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

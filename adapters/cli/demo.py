@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -39,6 +40,7 @@ from bot.services.config_apply import apply_config
 from bot.services.delivery import deliver_all
 from bot.services.evaluation import EvaluationReport, evaluate
 from bot.services.identity import resolve_actor
+from bot.settings import Settings
 from bot.store.alerts import BreachEpisode
 from bot.store.bootstrap import ensure_schema
 from bot.store.models import Measurement, Partner, Site
@@ -195,9 +197,23 @@ async def _run_piped(session: ConsoleSession, stdin) -> None:  # noqa: ANN001 - 
             break
 
 
+def demo_settings() -> Settings:
+    """Return the demo's settings: a fresh database in a new temporary directory unless one is configured.
+
+    A fresh database each run tells the same story every time (a second run on the same file would
+    double its escalations and reports), and the chart and pack it writes land beside it, not in the
+    working directory.
+    """
+    settings = Settings()
+    if "database_url" in settings.model_fields_set:  # LIAISON_DATABASE_URL (or .env) chose one: use it
+        return settings
+    folder = Path(tempfile.mkdtemp(prefix="liaison-demo-"))
+    return settings.model_copy(update={"database_url": f"sqlite:///{folder / 'liaison-demo.db'}"})
+
+
 async def _demo(args: argparse.Namespace) -> int:
     write: Write = print
-    core = Core.from_settings()
+    core = Core.from_settings(demo_settings())
     try:
         _heading(write, f"Liaison demo — database {core.settings.database_url}")
         revision = await ensure_schema(core.db)

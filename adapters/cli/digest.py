@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import inspect, select
@@ -70,9 +70,18 @@ async def _pack(args: argparse.Namespace) -> int:
 
 
 async def _digest(args: argparse.Namespace) -> int:
-    if args.week and not WEEK.match(args.week):
-        print(f"--week {args.week!r} is not an ISO week; write it like 2026-W46")
-        return 2
+    if args.week:
+        from adapters.cli.errors import OperatorError
+
+        match = WEEK.match(args.week)
+        try:
+            if not match:
+                raise ValueError("not YYYY-Www")
+            year, number = (int(part) for part in args.week.upper().split("-W"))
+            date.fromisocalendar(year, number, 1)
+        except ValueError as exc:
+            raise OperatorError(f"--week {args.week!r} is not an ISO week ({exc}); write it like 2026-W46 "
+                                "(weeks 01 to 52, or 53 in long years)") from exc
     core = Core.from_settings(Settings())
     try:
         async with core.db.transaction() as s:

@@ -58,8 +58,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     pull.set_defaults(func=_pull)
 
 
+# About 250,000 rows of a typical export; measured at about 0.5 GB of memory (README "Hardening").
+MAX_FILE_BYTES = 25_000_000
+
+
 async def read_export(path: Path, *, fmt: str | None, parse_csv, parse_json):
     """Read and parse an export file as CSV or JSON; on failure print one line and return None."""
+    try:
+        size = (await asyncio.to_thread(path.stat)).st_size
+    except OSError as exc:
+        print(f"{path}: cannot read it ({exc.strerror or exc})")
+        return None
+    if size > MAX_FILE_BYTES:
+        # one load is validated whole (all or nothing) in memory; a bigger file would exhaust it
+        print(f"{path}: {size / 1e6:.0f} MB is more than one load takes (at most {MAX_FILE_BYTES / 1e6:.0f} MB, "
+              "about 250,000 rows); split it by day or site and load each part")
+        return None
     try:
         text = await asyncio.to_thread(path.read_text, encoding="utf-8")
     except OSError as exc:

@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     teams.add_argument("--out", default="liaison-teams.zip", help="zip to write (default liaison-teams.zip)")
     teams.add_argument("--app-id", default=None, help="Azure bot app id (default: MICROSOFT_APP_ID)")
     teams.add_argument("--host", required=True, help="public host of `liaison serve`, e.g. liaison.example.org")
+    teams.add_argument("--version", help="package version, e.g. 1.2.0 (default: 1.YYYYMMDD.MINUTE, newer each build)")
     teams.set_defaults(func=_teams)
 
 

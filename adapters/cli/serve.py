@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import fcntl
 import gc
 import importlib
@@ -109,9 +110,22 @@ async def serve(core: Core, *, host: str, port: int, socket_mode: bool = False,
     if core.settings.dashboard_secret is None:
         log.warning("LIAISON_DASHBOARD_SECRET is not set: dashboard links work only on this one process "
                     "and stop working when it restarts")
-    runner = web.AppRunner(create_app(core))
+    from adapters.cli.errors import OperatorError
+
+    try:
+        app = create_app(core)
+    except ValueError as exc:  # a Teams/Slack setting an adapter refuses at mount (e.g. an app id without password)
+        raise OperatorError(str(exc)) from exc
+    runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        if exc.errno == errno.EADDRINUSE:
+            raise OperatorError(f"port {port} on {host} is in use (another liaison serve?); stop it or pass "
+                                f"--port") from exc
+        raise OperatorError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); check --host/--port") from exc
     scheduler = build_scheduler(core, build_gateways(core) if gateways is None else gateways)
     listener = attach_wake(scheduler)
     scheduler.start()
@@ -140,8 +154,29 @@ async def serve(core: Core, *, host: str, port: int, socket_mode: bool = False,
             loop.remove_signal_handler(sig)
 
 
+def check_settings(settings: Settings, *, socket_mode: bool) -> None:
+    """Refuse settings that cannot work before anything starts (each raises OperatorError)."""
+    from adapters.cli.errors import OperatorError
+
+    if socket_mode and settings.slack_app_token is None:
+        raise OperatorError("--socket-mode needs SLACK_APP_TOKEN (an xapp- app-level token with connections:write); "
+                            "set it or drop --socket-mode")
+    if settings.microsoft_app_id and settings.microsoft_app_password is None:
+        from adapters.teams.auth import canonical_app_type
+
+        if canonical_app_type(settings.microsoft_app_type) != "UserAssignedMSI":
+            raise OperatorError("MICROSOFT_APP_ID is set but MICROSOFT_APP_PASSWORD is not; set the app "
+                                "registration's client secret (or unset MICROSOFT_APP_ID to serve without Teams)")
+    if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise OperatorError(f"LIAISON_LOG_LEVEL={settings.log_level!r} is not a level; use DEBUG, INFO, WARNING "
+                            "or ERROR")
+
+
 async def _serve(args: argparse.Namespace) -> int:
+    from adapters.cli.errors import database_unreachable, explain
+
     settings = Settings()
+    check_settings(settings, socket_mode=args.socket_mode)
     if not args.verbose:
         logging.getLogger().setLevel(settings.log_level.upper())
     with single_sqlite_scheduler(settings.database_url) as refusal:
@@ -151,7 +186,13 @@ async def _serve(args: argparse.Namespace) -> int:
         core = Core.from_settings(settings)
         from bot.store.bootstrap import ensure_schema
 
-        await ensure_schema(core.db)
+        try:
+            await ensure_schema(core.db)
+        except Exception as exc:
+            await core.db.dispose()
+            if explain(exc) is None and not isinstance(exc, OSError):
+                raise
+            raise database_unreachable(settings.database_url, exc) from exc
         await serve(core, host=args.host, port=args.port, socket_mode=args.socket_mode)
     return 0
 

@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     package.add_argument("--out", default="liaison-teams.zip", help="zip to write (default liaison-teams.zip)")
     package.add_argument("--app-id", default=None, help="Azure bot app id (default: MICROSOFT_APP_ID)")
     package.add_argument("--host", required=True, help="public host of `liaison serve`, e.g. liaison.example.org")
+    package.add_argument("--version", help="package version, e.g. 1.2.0 (default: 1.YYYYMMDD.MINUTE, newer each build, "
+                                           "so Teams accepts it as an update)")
     package.set_defaults(func=package_command)
     refs = tsub.add_parser("refs", help="list the conversations the bot can post to (stale ones first)")
     refs.add_argument("--stale", action="store_true", help="only conversations that removed the bot")
@@ -30,13 +32,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def package_command(args: argparse.Namespace) -> int:
     """Build the zip; shared with `liaison manifest teams`."""
-    from adapters.teams.package import build_package
+    from adapters.cli.errors import OperatorError
+    from adapters.teams.package import automatic_version, build_package, check_app_id, check_version
 
     app_id = args.app_id or Settings().microsoft_app_id
     if not app_id:
         print("Give --app-id or set MICROSOFT_APP_ID (the Azure bot registration's app id).")
         return 1
-    path = build_package(Path(args.out), app_id=app_id, host=args.host)
+    try:
+        check_app_id(app_id)
+        version = check_version(args.version) if getattr(args, "version", None) else automatic_version()
+    except ValueError as exc:
+        raise OperatorError(str(exc)) from exc
+    path = build_package(Path(args.out), app_id=app_id, host=args.host, version=version)
+    print(f"version {version}")
     print(f"wrote {path}: upload it in Teams (Apps > Manage your apps > Upload an app)")
     return 0
 

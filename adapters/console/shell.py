@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from adapters.console.render import render, render_message
 from bot.commands import dispatch, tokenize
+from bot.compose.errors import internal_error
 from bot.core import Core
 from bot.domain.access import Actor
 from bot.interactions import Press, Submission, handle_action, handle_form
 from bot.messages import Form, Message, OpenForm, Reply
 from bot.services.identity import resolve_actor
 
+log = logging.getLogger(__name__)
 PLATFORM = "console"
 SHELL_HELP = (
     "Type a command as in Slack (without the slash): kpi acme, kpi all csat last-week, sla, escalate, help.\n"
@@ -58,9 +62,16 @@ class ConsoleSession:
         if word in ("quit", "exit"):
             return False
         if word == "as":
-            self.user = rest.strip() or self.user
-            actor = await self.actor()
-            self.write(f"Now acting as {self.user} ({actor.role or 'not registered'}).")
+            wanted = rest.strip()
+            if not wanted:
+                self.write("As whom? Give a console user id from liaison.yaml, e.g. `as acme-tl`.")
+                return True
+            actor = await resolve_actor(self.core, platform=PLATFORM, platform_user_id=wanted)
+            if not actor.registered:  # staying someone real beats silently becoming nobody
+                self.write(f"'{wanted}' is not a console user in liaison.yaml; still acting as {self.user}.")
+                return True
+            self.user = wanted
+            self.write(f"Now acting as {self.user} ({actor.role}).")
             return True
         if word == "whoami":
             actor = await self.actor()
@@ -117,17 +128,32 @@ class ConsoleSession:
         self.show(result.reply)
 
 
+async def answer(session: ConsoleSession, line: str) -> bool:
+    """Answer one line and never end the session on a failure: say so in one line, log the trace."""
+    try:
+        return await session.handle(line)
+    except Exception:
+        reference = uuid.uuid4().hex[:8]
+        log.exception("console line failed (ref %s): %r", reference, line[:200])
+        session.write(render(internal_error(reference)))
+        return True
+
+
 async def run_lines(session: ConsoleSession, lines: Iterable[str], *, echo: bool = True) -> None:
     """Answer each line in turn (scripted use: piped stdin, tests)."""
     for line in lines:
         if echo and line.strip():
             session.write(f"\n{session.user}> {line.strip()}")
-        if not await session.handle(line):
+        if not await answer(session, line):
             break
 
 
 async def run_interactive(session: ConsoleSession, stdin: TextIO) -> None:
     """Prompt, answer, repeat until quit or end of input."""
+    try:
+        import readline  # noqa: F401  (gives input() line editing and Up/Down history where available)
+    except ImportError:  # Windows without pyreadline: plain input still works
+        pass
     session.write(SHELL_HELP)
     loop = asyncio.get_running_loop()
     while True:
@@ -136,7 +162,7 @@ async def run_interactive(session: ConsoleSession, stdin: TextIO) -> None:
             line = await loop.run_in_executor(None, lambda: input(f"{session.user}> "))
         except EOFError:
             break
-        if not await session.handle(line):
+        if not await answer(session, line):
             break
 
 

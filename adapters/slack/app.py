@@ -27,7 +27,7 @@ from bot.messages import Message, OpenForm
 from bot.services.home import home_message
 from bot.services.identity import resolve_actor
 from bot.services.outbox import bury_workspace
-from bot.store.inbound_events import first_time
+from bot.store.inbound_events import fingerprint, first_time
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
@@ -140,6 +140,19 @@ def register(app: AsyncApp, core: Core) -> None:
                 fresh = await first_time(session, platform=PLATFORM, event_id=body["event_id"], now=core.clock.now())
             if not fresh:
                 return BoltResponse(status=200, body="")
+            return await next()
+        # A slash command or interactive payload has no id of its own; a captured signed request
+        # replayed inside the 5-minute signature window must not act twice. Its signature covers
+        # timestamp and body, so it fingerprints the request (rows are kept well past 5 minutes).
+        signature = (req.headers.get("x-slack-signature") or [""])[0]
+        stamp = (req.headers.get("x-slack-request-timestamp") or [""])[0]
+        if signature and body.get("type") not in ("url_verification", "ssl_check"):
+            async with core.db.transaction() as session:
+                fresh = await first_time(session, platform=PLATFORM, now=core.clock.now(),
+                                         event_id="req:" + fingerprint(stamp, signature))
+            if not fresh:
+                log.warning("dropped a replayed Slack request (signature seen before)")
+                return BoltResponse(status=200, body="")
         return await next()
 
     async def on_command(ack, command, respond, client) -> None:  # noqa: ANN001
@@ -209,8 +222,10 @@ def register(app: AsyncApp, core: Core) -> None:
             user_id = submission.user_id
             actor = await resolve_actor(core, platform=PLATFORM,
                                         platform_user_id=identity(core, user_id=user_id, team_id=submission.team_id))
+            # the view id names this modal: its double click or client retry acts once
             result = await handle_form(core, Submission(form=FormId(submission.callback_id), values=values,
-                                                        actor=actor, state=state))
+                                                        actor=actor, state=state),
+                                       once=str(submission.view.get("id") or "") or None)
         except Exception:
             # Without an ack Slack shows the user a bare "We had some trouble connecting"; answer
             # inside the modal instead with a reference an admin can find in the log.

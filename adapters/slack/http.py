@@ -33,6 +33,10 @@ def mount(app: web.Application, core: Core) -> None:
 
     async def slack_events(request: web.Request) -> web.Response:
         # Bolt verifies the signature and timestamp; a forged or stale request gets 401 here.
+        # slack_sdk's verifier int()s the timestamp and would raise (a 500) on "abc": refuse it first.
+        stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+            return web.json_response({"error": "invalid request"}, status=401)
         bolt_request = await to_bolt_request(request)
         bolt_response = await bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)

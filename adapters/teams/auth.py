@@ -38,7 +38,7 @@ class BotConfig:
     def __init__(self, settings: Settings) -> None:
         self.APP_ID = settings.microsoft_app_id
         self.APP_PASSWORD = settings.microsoft_app_password.get_secret_value() if settings.microsoft_app_password else ""
-        self.APP_TYPE = settings.microsoft_app_type
+        self.APP_TYPE = canonical_app_type(settings.microsoft_app_type)
         self.APP_TENANTID = settings.microsoft_app_tenant_id
         if settings.teams_openid_metadata_url:
             # Any of these switches botbuilder to its parameterized validator, which then needs
@@ -53,19 +53,27 @@ class BotConfig:
             self.OAUTH_URL = AuthenticationConstants.OAUTH_URL
 
 
-APP_TYPES = ("multitenant", "singletenant", "usermanagedidentity")
+# Microsoft documents MicrosoftAppType as MultiTenant, SingleTenant or UserAssignedMSI (botbuilder reads
+# exactly these); the portal calls the last one "User-Assigned Managed Identity", so that spelling is taken too.
+APP_TYPES = {"multitenant": "MultiTenant", "singletenant": "SingleTenant", "userassignedmsi": "UserAssignedMSI",
+             "usermanagedidentity": "UserAssignedMSI", "userassignedmanagedidentity": "UserAssignedMSI"}
+
+
+def canonical_app_type(value: str) -> str:
+    """Return the spelling botbuilder understands for a MICROSOFT_APP_TYPE (unknown values unchanged)."""
+    return APP_TYPES.get(value.lower().replace("-", "").replace(" ", ""), value)
 
 
 def make_adapter(settings: Settings) -> CloudAdapter:
     """Build the CloudAdapter; refuse settings botbuilder would reject with a vaguer message."""
-    kind = settings.microsoft_app_type.lower()
+    kind = canonical_app_type(settings.microsoft_app_type).lower()
     if kind not in APP_TYPES:
         raise ValueError(f"MICROSOFT_APP_TYPE is '{settings.microsoft_app_type}'; use MultiTenant, SingleTenant "
-                         f"or UserManagedIdentity (as shown on the Azure Bot resource)")
+                         f"or UserAssignedMSI (as shown on the Azure Bot resource)")
     if settings.microsoft_app_id and kind != "multitenant" and not settings.microsoft_app_tenant_id:
         raise ValueError(f"MICROSOFT_APP_TYPE={settings.microsoft_app_type} needs MICROSOFT_APP_TENANT_ID "
                          f"(the Directory (tenant) ID of the bot's app registration)")
-    if settings.microsoft_app_id and kind != "usermanagedidentity" and not settings.microsoft_app_password:
+    if settings.microsoft_app_id and kind != "userassignedmsi" and not settings.microsoft_app_password:
         raise ValueError("MICROSOFT_APP_ID is set but MICROSOFT_APP_PASSWORD is not (the app registration's "
                          "client secret value)")
     return CloudAdapter(ConfigurationBotFrameworkAuthentication(BotConfig(settings)))

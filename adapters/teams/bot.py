@@ -19,6 +19,7 @@ from bot.messages import FormErrors, Message, OpenForm, Reply, Section, Severity
 from bot.services.home import home_message
 from bot.services.identity import resolve_actor
 from bot.store.conversations import mark_stale, save_reference
+from bot.store.inbound_events import fingerprint, first_time
 
 log = logging.getLogger(__name__)
 AT_TAG = re.compile(r"<at>[^<]*</at>")
@@ -83,6 +84,16 @@ class LiaisonTeamsBot(TeamsActivityHandler):
         self.core = core
 
     async def on_turn(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if activity.type == ActivityTypes.message and activity.id:
+            # A replayed activity (same id in the same conversation) acts once, like Slack's requests.
+            conversation = activity.conversation.id if activity.conversation else ""
+            async with self.core.db.transaction() as session:
+                fresh = await first_time(session, platform=PLATFORM, now=self.core.clock.now(),
+                                         event_id="act:" + fingerprint(conversation, activity.id))
+            if not fresh:
+                log.warning("dropped a replayed Teams activity %s", activity.id)
+                return
         if removed(turn_context.activity):
             await self._forget(turn_context)
             return
@@ -190,7 +201,11 @@ class LiaisonTeamsBot(TeamsActivityHandler):
         values = {k: v for k, v in value.items() if k not in ("form", "state", "fixed", "spec")}
         values.update(value.get("fixed") or {})
         submission = Submission(form=form_id, values=values, actor=actor, state=state)
-        result = await handle_form(self.core, submission)
+        # the card's message id names this form: a double click or retry of it acts once
+        activity = turn_context.activity
+        once = f"{activity.conversation.id if activity.conversation else ''}|{activity.reply_to_id}" \
+            if activity.reply_to_id else None
+        result = await handle_form(self.core, submission, once=once)
         if result.errors is not None:
             await self._show_errors(turn_context, submission, value.get("spec"), result.errors)
             return

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import uuid
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -60,9 +63,37 @@ def teams_manifest(*, app_id: str, host: str, version: str = "1.0.0") -> dict:
     }
 
 
-def build_package(out: Path, *, app_id: str, host: str) -> Path:
+_VERSION = re.compile(r"(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})")
+
+
+def check_app_id(app_id: str) -> str:
+    """Return the app id if it is a GUID, as Microsoft's manifest schema requires; else raise ValueError."""
+    try:
+        parsed = uuid.UUID(app_id)
+    except ValueError:
+        parsed = None
+    if parsed is None or str(parsed) != app_id.lower() or len(app_id) != 36:
+        raise ValueError(f"--app-id {app_id!r} is not a GUID like 00000000-0000-0000-0000-000000000000; "
+                         "copy the Microsoft App ID from the Azure Bot resource's Configuration page")
+    return app_id
+
+
+def check_version(version: str) -> str:
+    """Return a MAJOR.MINOR.PATCH version Teams accepts; else raise ValueError."""
+    if not _VERSION.fullmatch(version):
+        raise ValueError(f"--version {version!r} is not MAJOR.MINOR.PATCH (e.g. 1.2.0)")
+    return version
+
+
+def automatic_version(now: datetime | None = None) -> str:
+    """Return a version newer than any built before: 1.YYYYMMDD.MINUTE-OF-DAY (UTC)."""
+    now = now or datetime.now(UTC)
+    return f"1.{now:%Y%m%d}.{now.hour * 60 + now.minute}"
+
+
+def build_package(out: Path, *, app_id: str, host: str, version: str = "1.0.0") -> Path:
     """Write the zip Teams admins upload (Apps > Manage your apps > Upload an app)."""
-    manifest = teams_manifest(app_id=app_id, host=host)
+    manifest = teams_manifest(app_id=check_app_id(app_id), host=host, version=check_version(version))
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("manifest.json", json.dumps(manifest, indent=2))
         zf.writestr("color.png", _icon(192, outline=False))

@@ -140,11 +140,43 @@ def parse_config(text: str, *, source: str = "liaison.yaml") -> LiaisonConfig:
         config = LiaisonConfig.model_validate(data)
     except ValidationError as exc:
         issues = [ConfigIssue(format_path(e["loc"]), _message(e)) for e in exc.errors()]
-        raise ConfigError(source, issues + _partial_cross_check(data)) from None
+        raise ConfigError(source, _with_lines(text, issues + _partial_cross_check(data))) from None
     issues = cross_check(config)
     if issues:
-        raise ConfigError(source, issues)
+        raise ConfigError(source, _with_lines(text, issues))
     return config
+
+
+_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _with_lines(text: str, issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """Give each issue the line of the deepest node its path reaches, so errors read file:line: path."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.YAMLError:
+        return issues
+    out = []
+    for issue in issues:
+        node, line = root, None
+        for name, index in _PART.findall(issue.path):
+            if node is None:
+                break
+            line = node.start_mark.line + 1
+            if index and isinstance(node, yaml.SequenceNode):
+                node = node.value[int(index)] if int(index) < len(node.value) else None
+            elif name and isinstance(node, yaml.MappingNode):
+                found = [(k, v) for k, v in node.value if getattr(k, "value", None) == name]
+                # a missing key: the mapping that lacks it; an unknown one: the key itself
+                node = found[0][1] if found else None
+                if found:
+                    line = found[0][0].start_mark.line + 1
+            else:
+                node = None
+        if node is not None:
+            line = node.start_mark.line + 1
+        out.append(issue if issue.line or line is None else ConfigIssue(issue.path, issue.message, line))
+    return out
 
 
 def _duplicates(values: list[str]) -> set[str]:

@@ -74,7 +74,8 @@ def require_partner(actor: Actor, partner_id: int, partner_name: str = "that par
     """Allow client-side users any partner, partner users only their own."""
     require_registered(actor)
     if not actor.can_see_partner(partner_id):
-        raise AccessDenied(f"You can only see your own partner's data, not {partner_name}'s.")
+        # never the other partner's name: a partner user learns nothing about who else exists
+        raise AccessDenied("You can only see your own partner's data.")
 
 
 def require_admin(actor: Actor, doing: str = "do that") -> None:

@@ -160,7 +160,23 @@ def require_view(actor: Actor, *, partner_id: int, category: str, filed_by: int 
     if not actor.registered:
         raise AccessDenied(NOT_REGISTERED)
     if not can_view(actor, partner_id=partner_id, category=category, filed_by=filed_by):
-        raise AccessDenied(f"You don't have access to {ref}.")
+        raise AccessDenied(not_visible(ref))
+
+
+def not_visible(ref: str) -> str:
+    """Word "no such escalation" and "not yours" alike, so nobody learns which refs exist."""
+    return f"There is no escalation {ref} that you can see."
+
+
+def counts_in_aggregate(viewer: Actor | None, *, partner_id: int, category: str, filed_by: int | None = None) -> bool:
+    """Tell whether an escalation may be counted in a pack, digest or total shown to ``viewer``.
+
+    ``viewer`` None is a channel (anyone in it may read): data-protection escalations never
+    reach channels as cards, so they are not counted there either.
+    """
+    if viewer is None:
+        return category != Category.DATA_PROTECTION
+    return can_view(viewer, partner_id=partner_id, category=category, filed_by=filed_by)
 
 
 def check_move(*, state: State, move: Move, actor: Actor | None, partner_id: int, category: str,

@@ -193,6 +193,9 @@ def looks_like_window(token: str) -> bool:
     )
 
 
+YEARS = (1970, 2100)
+
+
 def parse_window(spec: str, *, now: datetime, tz: ZoneInfo | str) -> Window:
     """Resolve a window spec relative to ``now`` in the partner's timezone.
 
@@ -201,6 +204,9 @@ def parse_window(spec: str, *, now: datetime, tz: ZoneInfo | str) -> Window:
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     t = spec.strip().lower()
     today = now.astimezone(zone).date()
+    # years far off have no data and overflow the calendar in trends (0001-Q1, 9999-12-31)
+    if any(not YEARS[0] <= int(y) <= YEARS[1] for y in re.findall(r"(?<![0-9])([0-9]{4})-", t)):
+        raise WindowError(f"'{spec}': that date is out of range; use a year from {YEARS[0]} to {YEARS[1]}")
     try:
         if t == "today":
             return window_containing(Granularity.DAY, now, zone)

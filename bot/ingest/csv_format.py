@@ -47,7 +47,8 @@ def read_csv(text: str, *, columns: Sequence[str], required: Sequence[str],
                 errors.append(RowError(where, None, f"{len(header) + len(row[None])} cells but "
                                                     f"{len(header)} columns"))
                 continue
-            values = {k: (v.strip() if isinstance(v, str) else v) for k, v in row.items()}
+            # empty cells are absent values: keeping only the filled ones keeps a wide export small in memory
+            values = {k: v.strip() for k, v in row.items() if isinstance(v, str) and v.strip()}
             records.append(RawRecord(where, values))
     except csv.Error as exc:
         errors.append(RowError(f"line {reader.line_num}", None, f"not readable as CSV: {exc}"))

@@ -21,6 +21,8 @@ def parse_json(text: str | bytes) -> tuple[list[RawRecord], list[RowError]]:
         raise FormatError(f"not valid JSON: {detail}") from exc
     except ValueError as exc:  # NaN/Infinity: Python's json accepts them, the JSON spec does not
         raise FormatError(f"not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # 100k nested brackets: no measurement batch looks like that
+        raise FormatError("not valid JSON for a batch: nested too deeply") from exc
     items = data.get("measurements") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise FormatError('expected a list of measurements or {"measurements": [...]}')

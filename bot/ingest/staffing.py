@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from bot.domain.channels import ContactChannel
 from bot.ingest.csv_format import read_csv
 from bot.ingest.rows import FormatError, RawRecord, RowError
-from bot.ingest.validate import PartnerInfo, _minutes, _number, interval_end
+from bot.ingest.validate import COUNT_MAX, YEARS, PartnerInfo, _minutes, _number, interval_end
 
 IDENTITY = ("partner", "site", "channel", "interval_start", "interval_minutes")
 VALUES = ("forecast_contacts", "forecast_aht_seconds", "scheduled_agents", "scheduled_seconds")
@@ -66,6 +66,8 @@ def parse_json(text: str | bytes) -> tuple[list[RawRecord], list[RowError]]:
         raise FormatError("not valid JSON: the body is not UTF-8") from exc
     except ValueError as exc:
         raise FormatError(f"not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise FormatError("not valid JSON for a batch: nested too deeply") from exc
     items = data.get(JSON_KEY) if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise FormatError(f'expected a list of rows or {{"{JSON_KEY}": [...]}}')
@@ -121,7 +123,10 @@ def _check(rec: RawRecord, partners: Mapping[str, PartnerInfo]) -> tuple[Staffin
             if not isinstance(raw_start, str):
                 raise ValueError("not a string")
             start = datetime.fromisoformat(raw_start.replace("Z", "+00:00"))
-            if start.tzinfo is None:
+            if not YEARS[0] <= start.year <= YEARS[1]:
+                err("interval_start", f"'{raw_start}' is out of range (years {YEARS[0]} to {YEARS[1]})")
+                start = None
+            elif start.tzinfo is None:
                 err("interval_start", f"'{raw_start}' has no UTC offset; write e.g. 2026-12-07T08:15:00+01:00 or ...Z")
                 start = None
         except ValueError:
@@ -132,6 +137,10 @@ def _check(rec: RawRecord, partners: Mapping[str, PartnerInfo]) -> tuple[Staffin
         try:
             if isinstance(raw_minutes, bool) or isinstance(raw_minutes, float) and not raw_minutes.is_integer():
                 raise ValueError("not whole")
+            if isinstance(raw_minutes, str) and not (raw_minutes.strip().isascii() and raw_minutes.strip().isdigit()):
+                raise ValueError("not plain digits")
+            if isinstance(raw_minutes, int) and abs(raw_minutes) > COUNT_MAX:
+                raise ValueError("out of range")
             minutes = int(raw_minutes) if isinstance(raw_minutes, (int, float)) else int(str(raw_minutes).strip())
             if minutes not in INTERVALS:
                 err("interval_minutes", f"{minutes} is not a staffing interval; use {', '.join(map(str, INTERVALS))}")
@@ -146,8 +155,9 @@ def _check(rec: RawRecord, partners: Mapping[str, PartnerInfo]) -> tuple[Staffin
     for col in VALUES:
         try:
             n = _number(v.get(col))
-        except (TypeError, ValueError):
-            err(col, f"'{v.get(col)}' is not a number")
+        except (TypeError, ValueError, OverflowError) as exc:
+            shown = str(v.get(col))
+            err(col, f"'{shown if len(shown) <= 40 else shown[:37] + '...'}' {exc}")
             continue
         if n is None:
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,14 +31,34 @@ class PartnerInfo:
     sites: Mapping[str, int]  # site key -> site id
 
 
-def _number(value: object) -> float | None:
+# Plain ASCII decimals only: float() would also take "1e300", "1_000", "inf" and Arabic-Indic digits.
+_DECIMAL = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,9})?")
+# No export counts a trillion of anything in one interval; bigger is a unit or column mistake.
+COUNT_MAX = 10**12
+# Seconds and points may carry decimals; every other count is a number of contacts, people or items.
+FRACTIONAL = frozenset(c for c in COUNT_COLUMNS if c.endswith(("_seconds", "_points", "qa_max")))
+# Years a measurement can be about; outside them the time zone arithmetic has no meaning (or overflows).
+YEARS = (1970, 2100)
+
+
+def _number(value: object, *, whole: bool = False) -> float | None:
+    """Read a count strictly: a JSON number or a plain decimal string, finite, within COUNT_MAX."""
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError("not a number")
+        raise ValueError("is not a number")
+    if isinstance(value, str):
+        text = value.strip()
+        if not _DECIMAL.fullmatch(text):
+            raise ValueError("is not a plain decimal number (digits 0-9, an optional point; no exponent or separators)")
+        value = float(text) if "." in text else int(text)
+    if isinstance(value, int) and abs(value) > COUNT_MAX:  # compared as an int: a 400-digit one can't be a float
+        raise ValueError(f"is out of range (at most {COUNT_MAX:,})")
     number = float(value)
-    if not math.isfinite(number):
-        raise ValueError("not a finite number")
+    if not math.isfinite(number) or abs(number) > COUNT_MAX:
+        raise ValueError(f"is out of range (at most {COUNT_MAX:,})")
+    if whole and not number.is_integer():
+        raise ValueError("must be a whole number")
     return number
 
 
@@ -105,7 +126,10 @@ def _check(rec: RawRecord, partners: Mapping[str, PartnerInfo]) -> tuple[IngestR
             if not isinstance(raw_start, str):
                 raise ValueError("not a string")
             start = datetime.fromisoformat(raw_start.replace("Z", "+00:00"))
-            if start.tzinfo is None:
+            if not YEARS[0] <= start.year <= YEARS[1]:
+                err("interval_start", f"'{raw_start}' is out of range (years {YEARS[0]} to {YEARS[1]})")
+                start = None
+            elif start.tzinfo is None:
                 err("interval_start", f"'{raw_start}' has no UTC offset; write e.g. 2026-11-16T08:15:00+01:00 or ...Z")
                 start = None
         except ValueError:
@@ -116,6 +140,10 @@ def _check(rec: RawRecord, partners: Mapping[str, PartnerInfo]) -> tuple[IngestR
         try:
             if isinstance(raw_minutes, bool) or isinstance(raw_minutes, float) and not raw_minutes.is_integer():
                 raise ValueError("not a whole number")
+            if isinstance(raw_minutes, str) and not (raw_minutes.strip().isascii() and raw_minutes.strip().isdigit()):
+                raise ValueError("not plain digits")
+            if isinstance(raw_minutes, int) and abs(raw_minutes) > COUNT_MAX:
+                raise ValueError("out of range")
             minutes = int(float(raw_minutes)) if isinstance(raw_minutes, float) else int(str(raw_minutes).strip())
             if minutes not in INTERVALS:
                 err("interval_minutes", f"{minutes} is not an interval length; use {', '.join(map(str, INTERVALS))}")
@@ -129,9 +157,10 @@ def _check(rec: RawRecord, partners: Mapping[str, PartnerInfo]) -> tuple[IngestR
     counts: dict[str, float] = {}
     for col in COUNT_COLUMNS:
         try:
-            n = _number(v.get(col))
-        except (TypeError, ValueError):
-            err(col, f"'{v.get(col)}' is not a number")
+            n = _number(v.get(col), whole=col not in FRACTIONAL)
+        except (TypeError, ValueError, OverflowError) as exc:
+            shown = str(v.get(col))
+            err(col, f"'{shown if len(shown) <= 40 else shown[:37] + '...'}' {exc}")
             continue
         if n is None:
             continue

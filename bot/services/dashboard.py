@@ -320,7 +320,7 @@ class PackPage:
 async def pack_page(session: AsyncSession, *, actor: Actor, slug: str, quarter: str, now: datetime) -> PackPage:
     """Gather the QBR pack the chat reminder carries, with the pack KPIs' 13-week charts."""
     partner = await partner_for(session, slug, actor)
-    pack = await build_pack(session, partner=partner, quarter=quarter, now=now)
+    pack = await build_pack(session, partner=partner, quarter=quarter, now=now, viewer=actor)
     charts, _, _ = await charts_for(session, partner, now=now, metrics=list(PACK_METRICS))
     return PackPage(viewer=actor.display, slug=partner.slug, pack=pack, charts=tuple(charts))
 

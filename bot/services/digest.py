@@ -19,6 +19,8 @@ from bot.compose.chart import Series, trend_chart
 from bot.compose.digest import DigestView, digest_message
 from bot.compose.kpi import kpi_row
 from bot.config.schema import DigestSchedule
+from bot.domain.access import Actor
+from bot.domain.escalation import counts_in_aggregate
 from bot.domain.metrics import format_delta, lookup
 from bot.domain.scorecard import DEFAULT_WEIGHTS, Scorecard, rank, score_partner
 from bot.domain.wording import plural
@@ -108,7 +110,8 @@ def scorecard_of(partner: Partner, lines: Sequence[KpiLine], weights: Mapping[st
 
 
 async def _changes(session: AsyncSession, partners: Sequence[Partner], lines: Sequence[KpiLine],
-                   start: datetime, end: datetime, *, with_partner: bool) -> tuple[list[str], int]:
+                   start: datetime, end: datetime, *, with_partner: bool,
+                   viewer: Actor | None = None) -> tuple[list[str], int]:
     """Return the week's "What changed" lines and how many breach episodes were open at week end.
 
     ``start``/``end`` bound every partner's week; each partner's own local week (from its KPI
@@ -157,6 +160,9 @@ async def _changes(session: AsyncSession, partners: Sequence[Partner], lines: Se
         or_(and_(Escalation.opened_at >= start, Escalation.opened_at < end),
             and_(Escalation.first_resolved_at >= start, Escalation.first_resolved_at < end)),
     ).order_by(Escalation.opened_at, Escalation.id))).scalars().all()
+    # the same visibility as the list: no data-protection ones in a channel or for whoever may not see them
+    escalations = [e for e in escalations if counts_in_aggregate(viewer, partner_id=e.partner_id,
+                                                                 category=e.category, filed_by=e.filed_by)]
     for partner_id in names:
         w_start, w_end = weeks.get(partner_id, (start, end))
         mine = [e for e in escalations if e.partner_id == partner_id]
@@ -195,7 +201,8 @@ def _chart(title: str, lines: Sequence[KpiLine], weights: Mapping[str, float]) -
     return trend_chart(title=title, weeks=weeks, series=series) if series else None
 
 
-async def build_digest(session: AsyncSession, *, partner: Partner, now: datetime, chart: bool = True) -> tuple[str, Message]:
+async def build_digest(session: AsyncSession, *, partner: Partner, now: datetime, chart: bool = True,
+                       viewer: Actor | None = None) -> tuple[str, Message]:
     """Build the weekly digest for ``partner`` for the last complete week before ``now`` (partner tz)."""
     weights = await weights_for(session, partner.id)
     lines = await query_kpis(session, partners=[partner], metrics=list(weights), window_spec="last-week",
@@ -206,7 +213,7 @@ async def build_digest(session: AsyncSession, *, partner: Partner, now: datetime
     previous = scorecard_of(partner, lines, weights, back=1)
     card = rank([current], previous={current.partner: previous.score})
     changes, open_at_end = await _changes(session, [partner], lines, window.start_utc, window.end_utc,
-                                          with_partner=False)
+                                          with_partner=False, viewer=viewer)
     view = DigestView(
         title_scope=partner.name, week=week, period=f"{window.label} ({partner.timezone})",
         kpis=tuple(kpi_row(line) for line in lines), scorecards=tuple(card), changes=tuple(changes),

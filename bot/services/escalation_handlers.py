@@ -25,10 +25,12 @@ from bot.domain.escalation import (
     TransitionRefused,
     can_view,
     check_move,
+    not_visible,
     parse_ref,
     require_view,
 )
-from bot.domain.wording import comparator_symbol, possessive
+from bot.domain.wording import comparator_symbol
+from bot.grammar import NOT_VISIBLE, unknown_partner
 from bot.interactions import ActionResult, FormResult, Press, Submission, on_action, on_form
 from bot.messages import FormErrors, Message, OpenForm, Reply
 from bot.services import escalations as service
@@ -101,11 +103,8 @@ async def _list(core: Core, actor: Actor, args: tuple[str, ...]) -> Message:
         by_slug = {p.slug: p for p in every}
         if partner_slug is not None:
             partner = by_slug.get(partner_slug)
-            if partner is None:
-                raise CommandError(f"There is no partner '{partner_slug}'.",
-                                   suggestions=suggest(partner_slug, [p.slug for p in every if actor.can_see_partner(p.id)]))
-            if not actor.can_see_partner(partner.id):
-                raise AccessDenied(f"You can only see your own partner's escalations, not {possessive(partner.name)}.")
+            if partner is None or not actor.can_see_partner(partner.id):
+                raise unknown_partner(partner_slug, [p.slug for p in every if actor.can_see_partner(p.id)])
             partner_ids = [partner.id]
         else:
             partner_ids = [p.id for p in every if actor.can_see_partner(p.id)]
@@ -128,8 +127,8 @@ async def _show(core: Core, actor: Actor, ref: str) -> Message:
         raise CommandError(f"'{ref}' is not an escalation reference; they look like ESC-12.")
     async with core.db.session() as session:
         esc = await get_escalation(session, number)
-        if esc is None:
-            raise CommandError(f"There is no escalation ESC-{number}.")
+        if esc is None:  # reads like one the actor may not see: nobody learns which refs exist
+            raise AccessDenied(not_visible(f"ESC-{number}"))
         require_view(actor, partner_id=esc.partner_id, category=esc.category, filed_by=esc.filed_by, ref=esc.ref)
         events = await events_of(session, esc.id)
         setting = await service.load_setting(session, esc.partner_id)
@@ -140,7 +139,7 @@ async def _show(core: Core, actor: Actor, ref: str) -> Message:
 
 def _escalation_id(value: str) -> int | None:
     raw = value.rsplit(":", 1)[-1]
-    return int(raw) if raw.isdigit() else parse_ref(raw)
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else parse_ref(raw)
 
 
 async def _run(core: Core, press: Press, fn, what: str, **kwargs) -> ActionResult:  # noqa: ANN001
@@ -255,7 +254,7 @@ async def on_breach_open_escalation(core: Core, press: Press) -> ActionResult:
             async with core.db.session() as session:
                 partner = (await session.exec(sm_select(Partner).where(Partner.slug == prefill.partner))).first()
             if partner is not None and not press.actor.can_see_partner(partner.id):
-                raise AccessDenied(f"You can only see your own partner's data, not {possessive(partner.name)}.")
+                raise AccessDenied(NOT_VISIBLE)
     if prefill is None:
         prefill = compose.FilingPrefill(category=Category.SLA_PERFORMANCE.value, severity=Severity.P2.value)
     return ActionResult(open_form=await filing_form_for(core, press.actor, prefill))
@@ -276,11 +275,11 @@ async def on_file(core: Core, submission: Submission) -> FormResult:
         visible = await _partners(session, actor)
     if not slug:
         errors["partner"] = "Choose the partner this is about."
-    elif partner is None or not partner.active:
+    elif partner is None or not partner.active or not actor.can_see_partner(partner.id):
+        # another partner's slug reads exactly like a missing one: a partner user learns no names
         close = suggest(slug, [p.slug for p in visible])
-        errors["partner"] = f"There is no partner '{slug}'." + (f" Did you mean {', '.join(close)}?" if close else "")
-    elif not actor.can_see_partner(partner.id):
-        errors["partner"] = "You can only file escalations for your own partner."
+        errors["partner"] = f"There is no partner '{slug}' you can file for." + (
+            f" Did you mean {', '.join(close)}?" if close else "")
     severity = submission.text("severity").upper()
     if severity not in Severity.__members__:
         errors["severity"] = "Choose a severity from P1 (critical) to P4 (low)."
@@ -298,7 +297,9 @@ async def on_file(core: Core, submission: Submission) -> FormResult:
     if errors:
         return FormResult(errors=FormErrors(errors))
     breach_id = None
-    if submission.state.startswith("breach:") and submission.state[7:].isdigit():
+    if submission.state.startswith("breach:") and submission.state[7:].isascii() and submission.state[7:].isdigit():
+        # the state came back from the client: service.file_escalation re-checks that this breach
+        # is the chosen partner's before linking it (a forged "breach:47" of another partner is refused)
         breach_id = int(submission.state[7:])
     esc = await service.file_escalation(core.db, actor=actor, partner_id=partner.id, severity=severity,
                                         category=category, title=title, description=submission.text("description"),

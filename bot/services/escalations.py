@@ -38,12 +38,15 @@ from bot.domain.escalation import (
 )
 from bot.domain.wording import possessive
 from bot.services.outbox import enqueue, enqueue_direct, enqueue_to_route, route_key
+from bot.store.alerts import BreachEpisode
 from bot.store.db import Database
 from bot.store.escalations import Escalation, EscalationEvent, due_ids, get_escalation
 from bot.store.models import Partner, Route, User
 from bot.store.policy import load_policy, users_by_handle
 
 PURPOSE = "escalations"
+# the form's limits, enforced here too: a client can send anything
+TITLE_MAX, DESCRIPTION_MAX, LINK_MAX = 200, 3000, 2000
 
 __all__ = ["EscalationNotFound", "TransitionRefused", "file_escalation", "acknowledge", "escalate_now",
            "reassign", "add_note", "resolve", "reopen", "close", "run_timers", "escalation_measures",
@@ -226,7 +229,15 @@ async def file_escalation(db: Database, *, actor: Actor, partner_id: int, severi
     Category(category)
     if not title.strip():
         raise ValueError("a title is required")
+    if len(title.strip()) > TITLE_MAX or len(description.strip()) > DESCRIPTION_MAX or len(link.strip()) > LINK_MAX:
+        raise ValueError(f"keep the title under {TITLE_MAX} characters and the description under "
+                         f"{DESCRIPTION_MAX}")
     async with db.transaction() as session:
+        if breach_episode_id is not None:
+            # form state comes back from the client: link only a breach of this very partner
+            breach = await session.get(BreachEpisode, breach_episode_id)
+            if breach is None or breach.partner_id != partner_id:
+                raise AccessDenied("That form's breach is not one you can link to; file it from the breach alert.")
         setting = await load_setting(session, partner_id)
         esc = Escalation(partner_id=partner_id, severity=severity, category=category, title=title.strip(),
                          description=description.strip(), link=link.strip(), status=State.OPEN, level=0,

@@ -54,7 +54,7 @@ async def _results(core: Core, request: CommandRequest, args: tuple[str, ...]) -
     actor = request.actor
     partner, period = None, None
     async with core.db.session() as session:
-        tokens = await partners_by_token(session)
+        tokens = await partners_by_token(session, actor)
         for arg in args:
             if arg.lower() in tokens and partner is None:
                 partner = await resolve_partner(session, arg, actor)
@@ -87,7 +87,7 @@ async def _results(core: Core, request: CommandRequest, args: tuple[str, ...]) -
 
 def _pulse_id(raw: str) -> int | None:
     tail = raw.rsplit(":", 1)[-1]
-    return int(tail) if raw.startswith("pulse:") and tail.isdigit() else None
+    return int(tail) if raw.startswith("pulse:") and tail.isascii() and tail.isdigit() and len(tail) <= 9 else None
 
 
 @on_form(FormId.FEEDBACK)

@@ -48,7 +48,7 @@ async def kpi(core: Core, request: CommandRequest) -> Reply:
     if request.args[:1] == ("help",):
         return help_message([s for s in commands() if s.verb == "kpi"], registered=True)
     async with core.db.session() as session:
-        tokens = await partners_by_token(session)
+        tokens = await partners_by_token(session, actor)
         first = request.args[0].lower() if request.args else ""
         # Sites are words only for the one partner asked about, after the access check, so a
         # partner user's suggestions never name another partner's sites.

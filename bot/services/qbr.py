@@ -12,7 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.compose.kpi import metric_label, target_text
 from bot.compose.qbr import PackView, action_reminder, qbr_reminder
 from bot.config.schema import QbrPlan
-from bot.domain.escalation import Category
+from bot.domain.access import Actor
+from bot.domain.escalation import Category, counts_in_aggregate
 from bot.domain.metrics import format_value
 from bot.domain.qbr import PACK_DAYS, due_reminders, quarter_of, upcoming
 from bot.domain.windows import parse_window
@@ -65,12 +66,14 @@ def _in_force(target: Target, start: datetime, until: datetime) -> bool:
     return not (target.effective_to and target.effective_to <= start)
 
 
-async def build_pack(session: AsyncSession, *, partner: Partner, quarter: str, now: datetime) -> PackView:
+async def build_pack(session: AsyncSession, *, partner: Partner, quarter: str, now: datetime,
+                     viewer: Actor | None = None) -> PackView:
     """Gather the quarter's KPIs vs targets, SLA compliance, breaches, escalations and open actions.
 
     Only time that has passed counts: a quarter still running is reviewed up to ``now`` and an
     open breach episode counts up to ``now``. Compliance is measured on the same episodes as the
-    breaches: a target held if no breach episode of it overlaps the period.
+    breaches: a target held if no breach episode of it overlaps the period. Escalations count only
+    where ``viewer`` may see them (None: a channel, so no data-protection ones).
     """
     tz = ZoneInfo(partner.timezone)
     window = parse_window(quarter, now=now, tz=tz)
@@ -105,6 +108,8 @@ async def build_pack(session: AsyncSession, *, partner: Partner, quarter: str, n
     escalations = (await session.execute(select(Escalation).where(
         Escalation.partner_id == partner.id, Escalation.opened_at >= start, Escalation.opened_at < until,
     ))).scalars().all()
+    escalations = [e for e in escalations if counts_in_aggregate(viewer, partner_id=e.partner_id,
+                                                                 category=e.category, filed_by=e.filed_by)]
     groups: dict[tuple[str, str], list[Escalation]] = {}
     for e in escalations:
         groups.setdefault((e.severity, e.category), []).append(e)

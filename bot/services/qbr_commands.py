@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.actions import ActionId
-from bot.commands import CommandError, CommandRequest, command
+from bot.commands import DATE_OUT_OF_RANGE, CommandError, CommandRequest, command
 from bot.compose.qbr import pack_message, qbr_list
 from bot.core import Core
 from bot.domain.access import require_admin, require_partner, require_registered
@@ -66,6 +66,12 @@ async def qbr(core: Core, request: CommandRequest) -> Reply:
             moment = local.replace(tzinfo=ZoneInfo(partner.timezone)).astimezone(UTC)
             if moment <= now:
                 raise CommandError("That moment has passed; pick a future date.")
+            if local.year > 2100:
+                raise CommandError(DATE_OUT_OF_RANGE)
+            taken = (await s.execute(select(Qbr.id).where(Qbr.partner_id == partner.id,
+                                                          Qbr.scheduled_at == moment))).first()
+            if taken is not None:
+                raise CommandError(f"A QBR with {partner.name} is already scheduled then; `qbr` lists them.")
             s.add(Qbr(partner_id=partner.id, scheduled_at=moment, source="manual"))
             return Message(title=f"QBR with {partner.name} scheduled",
                            summary=f"{local:%a %d %b %Y %H:%M} ({partner.timezone}); reminders go out at T-14, T-7, T-1.")
@@ -87,7 +93,7 @@ async def qbr(core: Core, request: CommandRequest) -> Reply:
             quarter = args[1] if len(args) > 1 else quarter_of(now, partner.timezone)
             if not QUARTER.match(quarter):
                 raise CommandError(f"'{quarter}' is not a quarter; write it like 2026-Q4.")
-            view = await build_pack(s, partner=partner, quarter=quarter, now=now)
+            view = await build_pack(s, partner=partner, quarter=quarter, now=now, viewer=actor)
             message = pack_message(view)
             return replace(message, context=f"Also as a Markdown file: `liaison qbr pack --partner {partner.slug} "
                                             f"--quarter {quarter} --out pack.md`; attached to the T-7 reminder in Slack.")
@@ -124,7 +130,7 @@ async def action_done(core: Core, press: Press) -> ActionResult:
 
 async def _kpi_digest(core: Core, request: CommandRequest, partner: Partner) -> Reply:
     async with core.db.session() as s:
-        _, message = await build_digest(s, partner=partner, now=core.clock.now(), chart=True)
+        _, message = await build_digest(s, partner=partner, now=core.clock.now(), chart=True, viewer=request.actor)
     return message
 
 

@@ -23,6 +23,7 @@ from bot.messages import FormErrors, Message, OpenForm, Reply
 from bot.services import reports as service
 from bot.store.models import Partner
 from bot.store.reports import ReverseReport
+from bot.store.types import valid_id
 
 USAGE = "report [partner] | report list [partner] [open|all] | report show RR-12"
 PARTNER_REFUSAL = ("Reverse reports go from the client to partners, so only client managers send them. "
@@ -62,7 +63,7 @@ async def _form(core: Core, actor: Actor, token: str | None) -> OpenForm:
         partners = await visible_partners(session, actor)
         fixed = None
         if token is not None:
-            tokens = await partners_by_token(session)
+            tokens = await partners_by_token(session, actor)
             if token.lower() not in tokens:
                 raise CommandError(f"'{token}' is not a partner or something report does.",
                                    suggestions=suggest(token.lower(), [p.slug for p in partners] + ["list", "show"]),
@@ -101,7 +102,7 @@ async def _show(core: Core, actor: Actor, ref: str) -> Message:
     if number is None:
         raise CommandError(f"'{ref}' is not a reverse report reference; they look like RR-12.")
     async with core.db.session() as session:
-        report = await session.get(ReverseReport, number)
+        report = await session.get(ReverseReport, number) if valid_id(number) else None
         partner = await session.get(Partner, report.partner_id) if report is not None else None
     # a partner user learns nothing about other partners' reports, not even that they exist
     if report is None or partner is None or not actor.can_see_partner(report.partner_id):
@@ -118,7 +119,7 @@ async def on_report_form(core: Core, submission: Submission) -> FormResult:
     errors: dict[str, str] = {}
     slug = submission.text("partner")
     async with core.db.session() as session:
-        tokens = await partners_by_token(session)
+        tokens = await partners_by_token(session, actor)
         partner = tokens.get(slug.lower()) if slug else None
         visible = await visible_partners(session, actor)
     if not slug:

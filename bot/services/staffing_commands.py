@@ -155,7 +155,7 @@ async def staffing(core: Core, request: CommandRequest) -> Reply:
     now = core.clock.now()
     text = " ".join(("staffing", *request.args))
     async with core.db.session() as session:
-        tokens = await partners_by_token(session)
+        tokens = await partners_by_token(session, actor)
         args = list(request.args)
         first = args[0].lower() if args else None
         partner = None

@@ -86,6 +86,10 @@ class EscalationEvent(SQLModel, table=True):
 
 async def get_escalation(session: AsyncSession, escalation_id: int, *, lock: bool = False) -> Escalation | None:
     """Return one escalation; ``lock`` takes a row lock on PostgreSQL (SQLite locks the file on write)."""
+    from bot.store.types import valid_id
+
+    if not valid_id(escalation_id):
+        return None
     stmt = select(Escalation).where(Escalation.id == escalation_id)
     if lock:
         stmt = stmt.with_for_update()

@@ -28,3 +28,21 @@ async def first_time(session: AsyncSession, *, platform: str, event_id: str, now
     except IntegrityError:
         return False
     return True
+
+
+async def forget(session: AsyncSession, *, platform: str, event_id: str) -> None:
+    """Drop a recorded ``event_id`` so the same request may act after all (a form sent back with errors)."""
+    from sqlalchemy import delete
+
+    await session.execute(delete(InboundEvent).where(InboundEvent.event_id == f"{platform}:{event_id}"))
+
+
+def fingerprint(*parts: str) -> str:
+    """Return a fixed-length id for a request (fits event_id whatever the parts' length)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.hexdigest()

@@ -25,3 +25,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC)
+
+
+# Primary keys are 32-bit INTEGER on PostgreSQL: a bigger number is no row (asking would raise).
+MAX_ID = 2**31 - 1
+
+
+def valid_id(number: int | None) -> bool:
+    """Tell whether ``number`` can be a row id at all (a typed 18446744073709551616 cannot)."""
+    return number is not None and 0 < number <= MAX_ID

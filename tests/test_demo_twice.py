@@ -1,0 +1,30 @@
+"""Issue 13: `liaison demo` run twice tells the same story and writes nothing into the working directory."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+LIAISON = str(Path(sys.executable).parent / "liaison")
+ROOT = Path(__file__).resolve().parents[1]
+TEMP = re.compile(r"/\S*liaison-demo-[A-Za-z0-9_]+")
+CLOCK = re.compile(r"\b\d{2}:\d{2}\b")  # the demo runs on the wall clock: minutes may tick between runs
+
+
+def test_demo_twice_shows_the_same_story_outside_the_working_directory(tmp_path):
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "PYTHONPATH": str(ROOT)}
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run([LIAISON, "demo", "--no-shell"], cwd=cwd, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        outputs.append(CLOCK.sub("HH:MM", TEMP.sub("TMP", done.stdout)))
+    assert outputs[0] == outputs[1]
+    assert "chart saved to TMP/" in outputs[0] and "QBR pack written to TMP/" in outputs[0]
+    assert list(cwd.iterdir()) == []  # no liaison.db, chart or pack in the working directory
