@@ -242,13 +242,13 @@ async def test_data_protection_escalations_counted_only_for_who_may_see_them(e2e
         digest = await ask(e, who, "/kpi", "acme digest")
         for answer in (pack, digest):
             tried += 1
-            shown = "data_protection" in answer
+            shown = "data_protection" in answer or "Data protection" in answer  # the id, or its label
             if not sees:
                 refused += not shown
                 leaked += shown
             assert shown is False or sees, f"{who} saw a data-protection escalation: {answer[:300]}"
         if sees:
-            assert "data_protection" in pack
+            assert "Data protection incident" in pack, pack
         if who in ("globex-tl", "unknown"):
             assert "Acme" not in pack and "Acme" not in digest
     print(f"aggregate attempts tried {tried}, refused {refused}, leaked {leaked}")

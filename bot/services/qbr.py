@@ -106,7 +106,7 @@ async def build_pack(session: AsyncSession, *, partner: Partner, quarter: str, n
     if still_open:
         breaches += f" ({still_open} still open, counted up to {now.astimezone(tz):%-d %b %H:%M})"
     escalations = (await session.execute(select(Escalation).where(
-        Escalation.partner_id == partner.id, Escalation.opened_at >= start, Escalation.opened_at < until,
+        Escalation.partner_id == partner.id, Escalation.opened_at >= start, Escalation.opened_at < end, Escalation.opened_at <= now,
     ))).scalars().all()
     escalations = [e for e in escalations if counts_in_aggregate(viewer, partner_id=e.partner_id,
                                                                  category=e.category, filed_by=e.filed_by)]
