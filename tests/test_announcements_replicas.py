@@ -9,8 +9,6 @@ records every call the replicas make, so the counts are taken from the far side.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from datetime import timedelta
 
 import pytest
@@ -25,11 +23,12 @@ from bot.store import migrate
 from bot.store.announcements import Announcement, AnnouncementPartner
 from bot.store.models import Route
 from tests.fakes.announcement_world import make_announcement_world
+from tests.fakes.serve import Replica, serve_env, wait_for
 from tests.fakes.slack_api import FakeSlackApi
-from tests.test_serve_kill_restart import _free_port, _serve, _wait_for
 
 
 @pytest.mark.slow
+@pytest.mark.replicas
 async def test_two_serve_replicas_send_each_announcement_reminder_once(db, db_url, tmp_path):
     world = await make_announcement_world(db, bogota=False)
     async with db.transaction() as s:  # Slack only: these processes have no Teams credentials
@@ -56,20 +55,18 @@ async def test_two_serve_replicas_send_each_announcement_reminder_once(db, db_ur
                         .values(half_sent_at=now - timedelta(days=2), deadline_sent_at=now - timedelta(minutes=5)))
     slack = FakeSlackApi()
     await slack.start()
-    procs = []
+    replicas: list[Replica] = []
     try:
-        env = {**os.environ, "LIAISON_DATABASE_URL": db_url, "SLACK_BOT_TOKEN": "xoxb-test-token",
-               "SLACK_SIGNING_SECRET": "test-secret", "SLACK_API_URL": f"{slack.base_url}api/",
-               "LIAISON_DELIVERY_INTERVAL_SECONDS": "0.5", "LIAISON_SLACK_PACE_SECONDS": "0.05"}
-        env.pop("LIAISON_TEST_DATABASE_URL", None)
+        env = serve_env(db_url, SLACK_BOT_TOKEN="xoxb-test-token", SLACK_SIGNING_SECRET="test-secret",
+                        SLACK_API_URL=f"{slack.base_url}api/", LIAISON_DELIVERY_INTERVAL_SECONDS="0.5",
+                        LIAISON_SLACK_PACE_SECONDS="0.05")
         await asyncio.to_thread(migrate.upgrade, db_url)  # a deploy migrates once, then starts the replicas
-        replicas = [_serve(env, _free_port(), tmp_path, n) for n in (1, 2)]
-        procs += replicas
+        replicas += [Replica(env, tmp_path / f"serve-{n}.log") for n in (1, 2)]
 
         def posts(text: str) -> list[dict]:
             return [c.body for c in slack.of("chat.postMessage") if text in c.body.get("text", "")]
 
-        await _wait_for(lambda: posts("Reminder: AN-1") and posts("did not acknowledge"), within=90,
+        await wait_for(lambda: posts("Reminder: AN-1") and posts("did not acknowledge"), within=90,
                         what="the reminder and the missing-sites message")
         await asyncio.sleep(5)  # time for a second copy, were there one
         (reminder,) = posts("Reminder: AN-1")
@@ -80,13 +77,11 @@ async def test_two_serve_replicas_send_each_announcement_reminder_once(db, db_ur
         cards = [c.body for c in slack.of("chat.postMessage") if c.body["channel"] == "C0ACMEANNOUNCE"
                  and not c.body.get("thread_ts")]
         assert len(cards) == 2  # AN-1's card and AN-2's, once each
-        assert all(p.poll() is None for p in replicas)
+        assert all(r.proc.poll() is None for r in replicas)
         async with db.session() as s:
             reported = await s.get(Announcement, past.id)
         assert reported.missing_reported_at is not None
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        for replica in replicas:
+            replica.ensure_dead()
         await slack.stop()
