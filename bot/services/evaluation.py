@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,7 +33,7 @@ from bot.domain.windows import Granularity, Window, window_containing
 from bot.messages import Status
 from bot.services.outbox import enqueue_to_route
 from bot.store.alerts import BreachEpisode, EpisodeStatus, EvaluationMark, PreBreachWarning
-from bot.store.locks import locked_transaction
+from bot.store.locks import locked_transaction, locked_transaction_all
 from bot.store.measurements import Parts, Span, WindowSums, sum_parts, sum_windows
 from bot.store.models import Partner, Site, Target
 
@@ -66,6 +66,7 @@ class _Ctx:
     tz: ZoneInfo
     threshold: Threshold
     sites: dict[int, str]
+    followup_hours: float = 0.0
 
 
 def threshold_of(target: Target) -> Threshold:
@@ -247,26 +248,52 @@ async def _announce(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, w:
     report.messages += await _send(session, ctx, episode, breach_alert(view), suffix="", now=now)
 
 
-async def _prebreach(session: AsyncSession, ctx: _Ctx, *, now: datetime, report: EvaluationReport) -> None:
-    """Warn once per running day/week window projected to miss its target."""
+def _running(ctx: _Ctx, now: datetime) -> tuple[Window, float] | None:
+    """Return the running day/week window and its elapsed share when it is due a projection."""
     gran = Granularity(ctx.target.window)
     if gran not in (Granularity.DAY, Granularity.WEEK):
-        return
+        return None
     cur = window_containing(gran, now, ctx.tz)
     elapsed = (now - cur.start_utc) / (cur.end_utc - cur.start_utc)
     if elapsed < PREBREACH_MIN_ELAPSED:
-        return
-    parts = (await _parts(session, ctx.target, cur.start_utc, now)).get((ctx.target.partner_id, ctx.target.metric))
+        return None
+    return cur, elapsed
+
+
+def _so_far(cur: Window, now: datetime) -> Window:
+    """The part of a running window that has passed (summed from the periods, not daily sums)."""
+    return Window(start=cur.start, end=now.astimezone(cur.tz), granularity=cur.granularity)
+
+
+def _projected_miss(ctx: _Ctx, parts: Parts | None, elapsed: float) -> bool:
     if parts is None or parts.value is None:
+        return False
+    return judge(parts.value, parts.volume / elapsed, ctx.threshold) is Status.BREACH
+
+
+async def _prebreach(session: AsyncSession, ctx: _Ctx, *, now: datetime, report: EvaluationReport) -> None:
+    """Warn once per running day/week window projected to miss its target."""
+    due = _running(ctx, now)
+    if due is None:
         return
-    projected = parts.volume / elapsed
-    if judge(parts.value, projected, ctx.threshold) is not Status.BREACH:
+    cur, elapsed = due
+    parts = (await _parts(session, ctx.target, cur.start_utc, now)).get((ctx.target.partner_id, ctx.target.metric))
+    if not _projected_miss(ctx, parts, elapsed):
         return
     seen = (await session.execute(select(PreBreachWarning.id).where(
         PreBreachWarning.target_id == ctx.target.id, PreBreachWarning.window_start == cur.start_utc,
     ))).first()
     if seen is not None:
         return
+    assert parts is not None
+    await _warn(session, ctx, cur, elapsed, parts, now=now, report=report)
+
+
+async def _warn(session: AsyncSession, ctx: _Ctx, cur: Window, elapsed: float, parts: Parts, *, now: datetime,
+                report: EvaluationReport) -> None:
+    """Record the warning of a running window and enqueue its message."""
+    assert parts.value is not None
+    projected = parts.volume / elapsed
     session.add(PreBreachWarning(target_id=ctx.target.id, window_start=cur.start_utc,
                                  projected_value=parts.value, created_at=now))
     view = PreBreachView(
@@ -312,14 +339,49 @@ def _first_window(target: Target, *, tz: ZoneInfo, last_complete: Window, mark: 
     return first
 
 
+def _windows(ctx: _Ctx, *, now: datetime, mark: EvaluationMark | None, since: datetime | None,
+             full: bool) -> list[Window]:
+    """List the complete windows to judge, from the mark (or ``since``) to now, within the target's life."""
+    target = ctx.target
+    last_complete = window_containing(Granularity(target.window), now, ctx.tz).previous()
+    w = _first_window(target, tz=ctx.tz, last_complete=last_complete, mark=mark, since=since, full=full)
+    windows: list[Window] = []
+    while w.end_utc <= now:
+        if (target.effective_from is None or w.end_utc > target.effective_from) and (
+            target.effective_to is None or w.start_utc < target.effective_to
+        ):
+            windows.append(w)
+        w = w.shift(1)
+    return windows
+
+
+async def _judge_windows(session: AsyncSession, ctx: _Ctx, windows: list[Window], prefetched: dict[datetime, Parts],
+                         *, now: datetime, latest: BreachEpisode | None, mark: EvaluationMark | None, full: bool,
+                         report: EvaluationReport) -> BreachEpisode | None:
+    """Judge the windows in order, moving the episode, and advance the mark; return the newest episode."""
+    announce_from = window_containing(Granularity(ctx.target.window), now, ctx.tz).previous().previous().start_utc
+    followup_every = timedelta(hours=ctx.followup_hours)
+    data_until: datetime | None = None
+    for w in windows:
+        latest, had_data = await _judge_window(
+            session, ctx, w, now=now, announce=w.start_utc >= announce_from, latest=latest,
+            report=report, followup_every=followup_every, prefetched=prefetched,
+        )
+        if had_data:
+            data_until = w.end_utc
+    if data_until is not None:
+        if mark is None:
+            session.add(EvaluationMark(target_id=ctx.target.id, evaluated_until=data_until, updated_at=now))
+        elif data_until > mark.evaluated_until or full:
+            mark.evaluated_until, mark.updated_at = data_until, now
+            session.add(mark)
+    return latest
+
+
 async def _evaluate_target(core: Core, ctx: _Ctx, *, since: datetime | None, full: bool,
                            report: EvaluationReport) -> None:
     now = core.clock.now()
     target = ctx.target
-    gran = Granularity(target.window)
-    last_complete = window_containing(gran, now, ctx.tz).previous()
-    announce_from = last_complete.previous().start_utc
-    followup_every = timedelta(hours=core.settings.followup_hours)
     # One evaluator per target at a time, on every path (scheduler, after ingest, CLI, any
     # replica): the second waits, then reads the first one's mark and finds nothing new.
     async with locked_transaction(core.db, f"evaluate:{target.id}") as session:
@@ -328,32 +390,66 @@ async def _evaluate_target(core: Core, ctx: _Ctx, *, since: datetime | None, ful
             select(BreachEpisode).where(BreachEpisode.target_id == target.id)
             .order_by(BreachEpisode.id.desc()).limit(1)
         )).scalar_one_or_none()
-        w = _first_window(target, tz=ctx.tz, last_complete=last_complete, mark=mark, since=since, full=full)
-        windows: list[Window] = []
-        while w.end_utc <= now:
-            if (target.effective_from is None or w.end_utc > target.effective_from) and (
-                target.effective_to is None or w.start_utc < target.effective_to
-            ):
-                windows.append(w)
-            w = w.shift(1)
-        prefetched = await _bulk_parts(session, target, windows) if windows else None
-        data_until: datetime | None = None
-        for w in windows:
-            latest, had_data = await _judge_window(
-                session, ctx, w, now=now, announce=w.start_utc >= announce_from, latest=latest,
-                report=report, followup_every=followup_every, prefetched=prefetched,
-            )
-            if had_data:
-                data_until = w.end_utc
+        windows = _windows(ctx, now=now, mark=mark, since=since, full=full)
+        prefetched = await _bulk_parts(session, target, windows) if windows else {}
+        latest = await _judge_windows(session, ctx, windows, prefetched, now=now, latest=latest, mark=mark,
+                                      full=full, report=report)
         if latest is None or latest.status != EpisodeStatus.OPEN:
             await _prebreach(session, ctx, now=now, report=report)
-        if data_until is not None:
-            if mark is None:
-                session.add(EvaluationMark(target_id=target.id, evaluated_until=data_until, updated_at=now))
-            elif data_until > mark.evaluated_until or full:
-                mark.evaluated_until, mark.updated_at = data_until, now
-                session.add(mark)
     report.targets += 1
+
+
+async def _evaluate_all(core: Core, ctxs: list[_Ctx], *, since: datetime | None, full: bool,
+                        report: EvaluationReport) -> None:
+    """Evaluate every target in one transaction with a fixed number of statements for the common path.
+
+    Takes every target's lock in one statement, reads all marks and newest episodes, sums every
+    target's windows in one ``sum_windows`` call (and the running windows for warnings in one
+    more), judges in Python; only episode changes, announcements and warnings cost statements
+    of their own. Everything commits together (states with their messages).
+    """
+    now = core.clock.now()
+    ids = [c.target.id for c in ctxs]
+    async with locked_transaction_all(core.db, [f"evaluate:{i}" for i in ids]) as session:
+        marks = {m.target_id: m for m in (await session.execute(
+            select(EvaluationMark).where(EvaluationMark.target_id.in_(ids)))).scalars()}
+        newest = (select(func.max(BreachEpisode.id)).where(BreachEpisode.target_id.in_(ids))
+                  .group_by(BreachEpisode.target_id))
+        latest_of = {e.target_id: e for e in (await session.execute(
+            select(BreachEpisode).where(BreachEpisode.id.in_(newest)))).scalars()}
+        plans = [(ctx, _windows(ctx, now=now, mark=marks.get(ctx.target.id), since=since, full=full))
+                 for ctx in ctxs]
+        metrics = {c.target.metric for c in ctxs}
+        sums = await sum_windows(session, wanted=[(c.target.partner_id, w) for c, ws in plans for w in ws],
+                                 metrics=metrics)
+        running = {c.target.id: due for c in ctxs if (due := _running(c, now)) is not None}
+        so_far = await sum_windows(session, metrics=metrics, wanted=[
+            (c.target.partner_id, _so_far(running[c.target.id][0], now)) for c in ctxs if c.target.id in running])
+        warn: list[tuple[_Ctx, Window, float, Parts]] = []
+        for ctx, windows in plans:
+            t = ctx.target
+            prefetched = {}
+            for w in windows:
+                parts = sums.parts(t.partner_id, t.metric, _span(w), site_id=t.site_id, channel=t.channel)
+                if parts is not None:
+                    prefetched[w.start_utc] = parts
+            latest = await _judge_windows(session, ctx, windows, prefetched, now=now, latest=latest_of.get(t.id),
+                                          mark=marks.get(t.id), full=full, report=report)
+            report.targets += 1
+            if t.id not in running or (latest is not None and latest.status == EpisodeStatus.OPEN):
+                continue
+            cur, elapsed = running[t.id]
+            parts = so_far.parts(t.partner_id, t.metric, (cur.start_utc, now), site_id=t.site_id,
+                                 channel=t.channel)
+            if _projected_miss(ctx, parts, elapsed):
+                assert parts is not None
+                warn.append((ctx, cur, elapsed, parts))
+        if warn:
+            seen = set((await session.execute(select(PreBreachWarning.target_id, PreBreachWarning.window_start).where(
+                PreBreachWarning.target_id.in_([c.target.id for c, *_ in warn])))).all())
+            for ctx, cur, elapsed, parts in warn:
+                if (ctx.target.id, cur.start_utc) not in seen:
+                    await _warn(session, ctx, cur, elapsed, parts, now=now, report=report)
 
 
 async def evaluate(core: Core, *, partner_ids: Iterable[int] | None = None, since: datetime | None = None,
@@ -368,20 +464,28 @@ async def evaluate(core: Core, *, partner_ids: Iterable[int] | None = None, sinc
         rows = (await session.execute(stmt.order_by(Target.id))).all()
         site_rows = (await session.execute(select(Site.id, Site.name))).all()
     sites = {sid: name for sid, name in site_rows}
-    for target, partner in rows:
-        if target.window not in (g.value for g in (Granularity.HOUR, Granularity.DAY, Granularity.WEEK,
-                                                      Granularity.MONTH)):
-            continue
-        ctx = _Ctx(target=target, partner=partner, tz=ZoneInfo(partner.timezone),
-                   threshold=threshold_of(target), sites=sites)
+    judged = {g.value for g in (Granularity.HOUR, Granularity.DAY, Granularity.WEEK, Granularity.MONTH)}
+    ctxs = [_Ctx(target=target, partner=partner, tz=ZoneInfo(partner.timezone), threshold=threshold_of(target),
+                 sites=sites, followup_hours=core.settings.followup_hours)
+            for target, partner in rows if target.window in judged]
+    if not ctxs:
+        return report
+    together = EvaluationReport()
+    try:
+        await _evaluate_all(core, ctxs, since=since, full=full, report=together)
+        return together
+    except Exception:  # noqa: BLE001 - rolled back as a whole; the per-target path isolates the bad one
+        log.warning("evaluating %d targets together failed; evaluating them one by one", len(ctxs),
+                    exc_info=True)
+    for ctx in ctxs:
         try:
             await _evaluate_target(core, ctx, since=since, full=full, report=report)
         except IntegrityError:
             # another evaluator opened this target's episode first (uq_breach_open_target): it announces
-            log.info("evaluation of target %s lost a race to another evaluator; nothing to do", target.id)
+            log.info("evaluation of target %s lost a race to another evaluator; nothing to do", ctx.target.id)
         except Exception:  # one bad target must not stop the others
             log.exception("evaluation of target %s (partner %s) failed; going on with the others",
-                          target.id, partner.slug)
+                          ctx.target.id, ctx.partner.slug)
             report.failed += 1
     return report
 
