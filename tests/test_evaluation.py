@@ -257,3 +257,63 @@ async def test_evaluate_backfill_of_old_history_records_episodes_without_message
     assert len(episodes) == 5 and [e.status for e in episodes].count(EpisodeStatus.OPEN) == 1
     # only the episode still open in the newest windows is announced
     assert await _keys(db) == [f"breach:{episodes[-1].id}@slack:C0ACMEALERT"]
+
+
+async def _statements_of_one_run(db, core) -> int:
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await evaluate(core)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+async def test_evaluate_a_quiet_day_costs_the_same_statements_for_1_or_9_targets(
+        db, core, clock, make_partner, make_target, add_parts):
+    # Counted at the driver: the common path is set-based, not one transaction per target.
+    counts = []
+    for n in (1, 8):
+        for i in range(n):
+            p = await make_partner(f"p{n}x{i}")
+            await make_target(p)
+            await add_parts(p, _day(16), 1440, 900, 1000)
+        clock.set(_day(17) + timedelta(hours=1))
+        counts.append(await _statements_of_one_run(db, core))
+        async with db.session() as s:
+            assert len((await s.execute(select(BreachEpisode))).all()) == 0
+    assert counts[0] == counts[1]
+
+
+async def test_evaluate_one_bad_target_does_not_stop_the_others(db, core, clock, make_partner, make_target,
+                                                                 add_parts):
+    acme = await make_partner()
+    await make_target(acme)
+    broken = await make_partner("broken")
+    await make_target(broken, metric="metric_gone_from_the_catalogue")  # e.g. removed by an upgrade
+    await add_parts(acme, _day(16), 1440, 500, 1000)
+    clock.set(_day(17) + timedelta(hours=1))
+    report = await evaluate(core)
+    assert report.failed == 1 and report.opened == 1
+    assert await _keys(db) == ["breach:1@slack:C0ACMEALERT", "breach:1:client@slack:C0CLIENTESC"]
+
+
+async def test_evaluate_two_evaluators_at_once_announce_once(db, core, clock, make_partner, make_target, add_parts):
+    import asyncio
+
+    for slug in ("acme", "zeta"):
+        p = await make_partner(slug)
+        await make_target(p)
+        await add_parts(p, _day(16), 1440, 500, 1000)
+    clock.set(_day(17) + timedelta(hours=1))
+    reports = await asyncio.gather(evaluate(core), evaluate(core), evaluate(core))
+    assert sum(r.opened for r in reports) == 2 and sum(r.failed for r in reports) == 0
+    keys = await _keys(db)
+    assert len(keys) == len(set(keys)) == 4
+    assert len(await _episodes(db)) == 2
