@@ -190,8 +190,10 @@ async def _judge_window(session: AsyncSession, ctx: _Ctx, w: Window, *, now: dat
                 last_violating_start=w.start_utc, last_violating_end=w.end_utc, worst_value=value,
                 last_value=value, critical=critical, created_at=now,
             )
+            # No flush here: a backfill opens hundreds of episodes and they go in one batch at
+            # commit (in the order added, so the newest has the highest id); only an announcement
+            # needs the id now.
             session.add(episode)
-            await session.flush()
             report.opened += 1
             if announce:
                 await _announce(session, ctx, episode, w, parts, now=now, report=report)
@@ -241,6 +243,8 @@ async def _judge_window(session: AsyncSession, ctx: _Ctx, w: Window, *, now: dat
 
 async def _announce(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, w: Window, parts: Parts,
                     *, now: datetime, report: EvaluationReport) -> None:
+    if episode.id is None:
+        await session.flush()
     episode.alert_key = f"breach:{episode.id}"
     episode.last_followup_at = now
     session.add(episode)
@@ -340,19 +344,28 @@ def _first_window(target: Target, *, tz: ZoneInfo, last_complete: Window, mark: 
 
 
 def _windows(ctx: _Ctx, *, now: datetime, mark: EvaluationMark | None, since: datetime | None,
-             full: bool) -> list[Window]:
-    """List the complete windows to judge, from the mark (or ``since``) to now, within the target's life."""
+             full: bool, runs: dict[tuple, list[Window]] | None = None) -> list[Window]:
+    """List the complete windows to judge, from the mark (or ``since``) to now, within the target's life.
+
+    ``runs`` shares the run of windows between targets with the same zone, granularity and
+    first window (a year of days is 365 calendar steps, the same for most targets).
+    """
     target = ctx.target
     last_complete = window_containing(Granularity(target.window), now, ctx.tz).previous()
-    w = _first_window(target, tz=ctx.tz, last_complete=last_complete, mark=mark, since=since, full=full)
-    windows: list[Window] = []
-    while w.end_utc <= now:
-        if (target.effective_from is None or w.end_utc > target.effective_from) and (
-            target.effective_to is None or w.start_utc < target.effective_to
-        ):
-            windows.append(w)
-        w = w.shift(1)
-    return windows
+    first = _first_window(target, tz=ctx.tz, last_complete=last_complete, mark=mark, since=since, full=full)
+    key = (first.start, first.granularity)
+    run = runs.get(key) if runs is not None else None
+    if run is None:
+        run, w = [], first
+        while w.end_utc <= now:
+            run.append(w)
+            w = w.shift(1)
+        if runs is not None:
+            runs[key] = run
+    if target.effective_from is None and target.effective_to is None:
+        return run
+    return [w for w in run if (target.effective_from is None or w.end_utc > target.effective_from) and (
+        target.effective_to is None or w.start_utc < target.effective_to)]
 
 
 async def _judge_windows(session: AsyncSession, ctx: _Ctx, windows: list[Window], prefetched: dict[datetime, Parts],
@@ -417,7 +430,8 @@ async def _evaluate_all(core: Core, ctxs: list[_Ctx], *, since: datetime | None,
                   .group_by(BreachEpisode.target_id))
         latest_of = {e.target_id: e for e in (await session.execute(
             select(BreachEpisode).where(BreachEpisode.id.in_(newest)))).scalars()}
-        plans = [(ctx, _windows(ctx, now=now, mark=marks.get(ctx.target.id), since=since, full=full))
+        runs: dict[tuple, list[Window]] = {}
+        plans = [(ctx, _windows(ctx, now=now, mark=marks.get(ctx.target.id), since=since, full=full, runs=runs))
                  for ctx in ctxs]
         metrics = {c.target.metric for c in ctxs}
         sums = await sum_windows(session, wanted=[(c.target.partner_id, w) for c, ws in plans for w in ws],
