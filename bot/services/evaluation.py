@@ -2,7 +2,10 @@
 
 Incremental: each target keeps an EvaluationMark (the end of its newest judged window with
 data); a run judges only the windows after it, so a new day of data costs a day of work.
-Episode changes and the messages they cause commit in one transaction per target.
+A run judges every target in one transaction with a fixed number of statements (all locks,
+marks, newest episodes and window sums read at once); episode changes and the messages they
+cause commit with it. If that transaction fails, the run rolls it back and judges target by
+target, one transaction each, so one bad target fails alone.
 """
 
 from __future__ import annotations
