@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -38,7 +38,7 @@ from bot.services.outbox import enqueue_to_route
 from bot.store.alerts import BreachEpisode, EpisodeStatus, EvaluationMark, PreBreachWarning
 from bot.store.locks import locked_transaction, locked_transaction_all
 from bot.store.measurements import Parts, Span, WindowSums, sum_parts, sum_windows
-from bot.store.models import Partner, Site, Target
+from bot.store.models import Partner, Route, Site, Target
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,11 @@ class _Ctx:
     threshold: Threshold
     sites: dict[int, str]
     followup_hours: float = 0.0
+    # Read once for a whole run: routes per (partner_id, purpose), and the spark series of the
+    # windows in ``series_of`` (by start); a view or send outside them reads its own.
+    routes: dict[tuple[int | None, str], list[Route]] | None = None
+    series: WindowSums | None = None
+    series_of: frozenset[datetime] = frozenset()
 
 
 def threshold_of(target: Target) -> Threshold:
@@ -128,6 +133,8 @@ def _contributor(ctx: _Ctx, w: Window, sums: WindowSums) -> str | None:
 
 async def _view(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, w: Window, parts: Parts,
                 sums: WindowSums | None = None) -> BreachView:
+    if sums is None and ctx.series is not None and w.start_utc in ctx.series_of:
+        sums = ctx.series
     if sums is None:
         sums = await _series_sums(session, [(ctx.target, w)])
     t = ctx.target
@@ -157,6 +164,7 @@ async def _send(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, messag
         items = await enqueue_to_route(
             session, partner_id=partner_id, purpose=purpose, message=message,
             key=base + suffix, now=now, thread_of=base if thread else None, update_of=base if update else None,
+            routes=None if ctx.routes is None else ctx.routes.get((partner_id, purpose), []),
         )
         sent += len(items)
     return sent
@@ -311,6 +319,7 @@ async def _warn(session: AsyncSession, ctx: _Ctx, cur: Window, elapsed: float, p
     items = await enqueue_to_route(
         session, partner_id=ctx.partner.id, purpose="alerts", message=prebreach_warning(view),
         key=f"prebreach:{ctx.target.id}:{cur.start_utc.strftime('%Y%m%dT%H%M')}", now=now,
+        routes=None if ctx.routes is None else ctx.routes.get((ctx.partner.id, "alerts"), []),
     )
     report.warnings += 1
     report.messages += len(items)
@@ -372,9 +381,8 @@ def _windows(ctx: _Ctx, *, now: datetime, mark: EvaluationMark | None, since: da
 
 
 async def _judge_windows(session: AsyncSession, ctx: _Ctx, windows: list[Window], prefetched: dict[datetime, Parts],
-                         *, now: datetime, latest: BreachEpisode | None, mark: EvaluationMark | None, full: bool,
-                         report: EvaluationReport) -> BreachEpisode | None:
-    """Judge the windows in order, moving the episode, and advance the mark; return the newest episode."""
+                         *, now: datetime, latest: BreachEpisode | None, report: EvaluationReport) -> tuple[BreachEpisode | None, datetime | None]:
+    """Judge the windows in order, moving the episode; return the newest episode and the end of the data."""
     announce_from = window_containing(Granularity(ctx.target.window), now, ctx.tz).previous().previous().start_utc
     followup_every = timedelta(hours=ctx.followup_hours)
     data_until: datetime | None = None
@@ -385,13 +393,19 @@ async def _judge_windows(session: AsyncSession, ctx: _Ctx, windows: list[Window]
         )
         if had_data:
             data_until = w.end_utc
-    if data_until is not None:
-        if mark is None:
-            session.add(EvaluationMark(target_id=ctx.target.id, evaluated_until=data_until, updated_at=now))
-        elif data_until > mark.evaluated_until or full:
-            mark.evaluated_until, mark.updated_at = data_until, now
-            session.add(mark)
-    return latest
+    return latest, data_until
+
+
+def _advance(session: AsyncSession, ctx: _Ctx, mark: EvaluationMark | None, data_until: datetime | None, *,
+             now: datetime, full: bool) -> None:
+    """Move the target's mark to the end of its newest judged window with data."""
+    if data_until is None:
+        return
+    if mark is None:
+        session.add(EvaluationMark(target_id=ctx.target.id, evaluated_until=data_until, updated_at=now))
+    elif data_until > mark.evaluated_until or full:
+        mark.evaluated_until, mark.updated_at = data_until, now
+        session.add(mark)
 
 
 async def _evaluate_target(core: Core, ctx: _Ctx, *, since: datetime | None, full: bool,
@@ -408,8 +422,9 @@ async def _evaluate_target(core: Core, ctx: _Ctx, *, since: datetime | None, ful
         )).scalar_one_or_none()
         windows = _windows(ctx, now=now, mark=mark, since=since, full=full)
         prefetched = await _bulk_parts(session, target, windows) if windows else {}
-        latest = await _judge_windows(session, ctx, windows, prefetched, now=now, latest=latest, mark=mark,
-                                      full=full, report=report)
+        latest, data_until = await _judge_windows(session, ctx, windows, prefetched, now=now, latest=latest,
+                                                  report=report)
+        _advance(session, ctx, mark, data_until, now=now, full=full)
         if latest is None or latest.status != EpisodeStatus.OPEN:
             await _prebreach(session, ctx, now=now, report=report)
     report.targets += 1
@@ -437,21 +452,40 @@ async def _evaluate_all(core: Core, ctxs: list[_Ctx], *, since: datetime | None,
         plans = [(ctx, _windows(ctx, now=now, mark=marks.get(ctx.target.id), since=since, full=full, runs=runs))
                  for ctx in ctxs]
         metrics = {c.target.metric for c in ctxs}
-        sums = await sum_windows(session, wanted=[(c.target.partner_id, w) for c, ws in plans for w in ws],
-                                 metrics=metrics)
+        # The windows a message may be sent for (the newest two) get their spark series summed too.
+        wanted: set[tuple[int, Window]] = set()
+        shown_of: list[frozenset[datetime]] = []
+        series: dict[Window, list[Window]] = {}  # calendar steps are the costly part: once per window
+        for ctx, windows in plans:
+            # a superset of the windows judged with announce (the newest two complete ones)
+            shown = [w for w in windows[-2:] if w.end_utc > now - (w.end_utc - w.start_utc) * 3]
+            wanted.update((ctx.target.partner_id, w) for w in windows)
+            for w in shown:
+                if w not in series:
+                    series[w] = w.series(SPARK_WINDOWS)
+                wanted.update((ctx.target.partner_id, sw) for sw in series[w])
+            shown_of.append(frozenset(w.start_utc for w in shown))
+        sums = await sum_windows(session, wanted=wanted, metrics=metrics)
+        routes: dict[tuple[int | None, str], list[Route]] = {}
+        for route in (await session.execute(select(Route).where(Route.purpose.in_(["alerts", CLIENT_PURPOSE]))
+                                            .order_by(Route.id))).scalars():
+            routes.setdefault((route.partner_id, route.purpose), []).append(route)
         running = {c.target.id: due for c in ctxs if (due := _running(c, now)) is not None}
         so_far = await sum_windows(session, metrics=metrics, wanted=[
             (c.target.partner_id, _so_far(running[c.target.id][0], now)) for c in ctxs if c.target.id in running])
         warn: list[tuple[_Ctx, Window, float, Parts]] = []
-        for ctx, windows in plans:
+        advances = []
+        for (ctx, windows), series_of in zip(plans, shown_of, strict=True):
+            ctx = replace(ctx, routes=routes, series=sums, series_of=series_of)
             t = ctx.target
             prefetched = {}
             for w in windows:
                 parts = sums.parts(t.partner_id, t.metric, _span(w), site_id=t.site_id, channel=t.channel)
                 if parts is not None:
                     prefetched[w.start_utc] = parts
-            latest = await _judge_windows(session, ctx, windows, prefetched, now=now, latest=latest_of.get(t.id),
-                                          mark=marks.get(t.id), full=full, report=report)
+            latest, data_until = await _judge_windows(session, ctx, windows, prefetched, now=now,
+                                                      latest=latest_of.get(t.id), report=report)
+            advances.append((ctx, data_until))
             report.targets += 1
             if t.id not in running or (latest is not None and latest.status == EpisodeStatus.OPEN):
                 continue
@@ -461,6 +495,9 @@ async def _evaluate_all(core: Core, ctxs: list[_Ctx], *, since: datetime | None,
             if _projected_miss(ctx, parts, elapsed):
                 assert parts is not None
                 warn.append((ctx, cur, elapsed, parts))
+        # Marks last: their updates go out together at the next flush.
+        for ctx, data_until in advances:
+            _advance(session, ctx, marks.get(ctx.target.id), data_until, now=now, full=full)
         if warn:
             seen = set((await session.execute(select(PreBreachWarning.target_id, PreBreachWarning.window_start).where(
                 PreBreachWarning.target_id.in_([c.target.id for c, *_ in warn])))).all())
