@@ -317,3 +317,18 @@ async def test_evaluate_two_evaluators_at_once_announce_once(db, core, clock, ma
     keys = await _keys(db)
     assert len(keys) == len(set(keys)) == 4
     assert len(await _episodes(db)) == 2
+
+
+async def test_evaluate_zones_sharing_an_instant_keep_their_own_days_after_a_dst_change(
+        db, core, clock, make_partner, make_target, add_parts):
+    # Berlin and Lagos days start at the same instant in winter; after 29 March Berlin's days move an hour.
+    berlin = await make_partner("berlin", "Europe/Berlin")
+    await make_target(berlin)
+    lagos = await make_partner("lagos", "Africa/Lagos")
+    await make_target(lagos)
+    await add_parts(lagos, datetime(2026, 3, 31, 22, 30, tzinfo=UTC), 15, 500, 1000)  # 23:30 in Lagos
+    clock.set(datetime(2026, 4, 2, 12, tzinfo=UTC))
+    await evaluate(core, since=datetime(2026, 3, 20, tzinfo=ZoneInfo("Africa/Lagos")))
+    (episode,) = await _episodes(db)
+    assert episode.partner_id == lagos.id
+    assert episode.opened_at == datetime(2026, 3, 30, 23, tzinfo=UTC)  # Lagos midnight, 31 March

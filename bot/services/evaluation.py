@@ -365,7 +365,8 @@ def _windows(ctx: _Ctx, *, now: datetime, mark: EvaluationMark | None, since: da
     target = ctx.target
     last_complete = window_containing(Granularity(target.window), now, ctx.tz).previous()
     first = _first_window(target, tz=ctx.tz, last_complete=last_complete, mark=mark, since=since, full=full)
-    key = (first.start, first.granularity)
+    # The zone's name is part of the key: aware datetimes compare as instants across zones.
+    key = (ctx.partner.timezone, first.start, first.granularity)
     run = runs.get(key) if runs is not None else None
     if run is None:
         run, w = [], first
@@ -455,15 +456,17 @@ async def _evaluate_all(core: Core, ctxs: list[_Ctx], *, since: datetime | None,
         # The windows a message may be sent for (the newest two) get their spark series summed too.
         wanted: set[tuple[int, Window]] = set()
         shown_of: list[frozenset[datetime]] = []
-        series: dict[Window, list[Window]] = {}  # calendar steps are the costly part: once per window
+        # Calendar steps are the costly part: once per window (and zone, see _windows).
+        series: dict[tuple[str, Window], list[Window]] = {}
         for ctx, windows in plans:
             # a superset of the windows judged with announce (the newest two complete ones)
             shown = [w for w in windows[-2:] if w.end_utc > now - (w.end_utc - w.start_utc) * 3]
             wanted.update((ctx.target.partner_id, w) for w in windows)
             for w in shown:
-                if w not in series:
-                    series[w] = w.series(SPARK_WINDOWS)
-                wanted.update((ctx.target.partner_id, sw) for sw in series[w])
+                key = (ctx.partner.timezone, w)
+                if key not in series:
+                    series[key] = w.series(SPARK_WINDOWS)
+                wanted.update((ctx.target.partner_id, sw) for sw in series[key])
             shown_of.append(frozenset(w.start_utc for w in shown))
         sums = await sum_windows(session, wanted=wanted, metrics=metrics)
         routes: dict[tuple[int | None, str], list[Route]] = {}
