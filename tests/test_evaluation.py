@@ -307,3 +307,78 @@ async def test_database_refuses_a_second_open_episode_for_one_target(db, make_pa
         recovered.status = EpisodeStatus.RECOVERED
         s.add(recovered)
     assert len(await _episodes(db)) == 2
+
+
+async def _statements_of_one_run(db, core) -> int:
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await evaluate(core)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+async def test_evaluate_a_quiet_day_costs_the_same_statements_for_1_or_9_targets(
+        db, core, clock, make_partner, make_target, add_parts):
+    # Counted at the driver: the common path is set-based, not one transaction per target.
+    counts = []
+    for n in (1, 8):
+        for i in range(n):
+            p = await make_partner(f"p{n}x{i}")
+            await make_target(p)
+            await add_parts(p, _day(16), 1440, 900, 1000)
+        clock.set(_day(17) + timedelta(hours=1))
+        counts.append(await _statements_of_one_run(db, core))
+        async with db.session() as s:
+            assert len((await s.execute(select(BreachEpisode))).all()) == 0
+    assert counts[0] == counts[1]
+
+
+async def test_evaluate_one_bad_target_does_not_stop_the_others(db, core, clock, make_partner, make_target,
+                                                                 add_parts):
+    acme = await make_partner()
+    await make_target(acme)
+    broken = await make_partner("broken")
+    await make_target(broken, metric="metric_gone_from_the_catalogue")  # e.g. removed by an upgrade
+    await add_parts(acme, _day(16), 1440, 500, 1000)
+    clock.set(_day(17) + timedelta(hours=1))
+    report = await evaluate(core)
+    assert report.failed == 1 and report.opened == 1
+    assert await _keys(db) == ["breach:1@slack:C0ACMEALERT", "breach:1:client@slack:C0CLIENTESC"]
+
+
+async def test_evaluate_two_evaluators_at_once_announce_once(db, core, clock, make_partner, make_target, add_parts):
+    import asyncio
+
+    for slug in ("acme", "zeta"):
+        p = await make_partner(slug)
+        await make_target(p)
+        await add_parts(p, _day(16), 1440, 500, 1000)
+    clock.set(_day(17) + timedelta(hours=1))
+    reports = await asyncio.gather(evaluate(core), evaluate(core), evaluate(core))
+    assert sum(r.opened for r in reports) == 2 and sum(r.failed for r in reports) == 0
+    keys = await _keys(db)
+    assert len(keys) == len(set(keys)) == 4
+    assert len(await _episodes(db)) == 2
+
+
+async def test_evaluate_zones_sharing_an_instant_keep_their_own_days_after_a_dst_change(
+        db, core, clock, make_partner, make_target, add_parts):
+    # Berlin and Lagos days start at the same instant in winter; after 29 March Berlin's days move an hour.
+    berlin = await make_partner("berlin", "Europe/Berlin")
+    await make_target(berlin)
+    lagos = await make_partner("lagos", "Africa/Lagos")
+    await make_target(lagos)
+    await add_parts(lagos, datetime(2026, 3, 31, 22, 30, tzinfo=UTC), 15, 500, 1000)  # 23:30 in Lagos
+    clock.set(datetime(2026, 4, 2, 12, tzinfo=UTC))
+    await evaluate(core, since=datetime(2026, 3, 20, tzinfo=ZoneInfo("Africa/Lagos")))
+    (episode,) = await _episodes(db)
+    assert episode.partner_id == lagos.id
+    assert episode.opened_at == datetime(2026, 3, 30, 23, tzinfo=UTC)  # Lagos midnight, 31 March

@@ -2,18 +2,21 @@
 
 Incremental: each target keeps an EvaluationMark (the end of its newest judged window with
 data); a run judges only the windows after it, so a new day of data costs a day of work.
-Episode changes and the messages they cause commit in one transaction per target.
+A run judges every target in one transaction with a fixed number of statements (all locks,
+marks, newest episodes and window sums read at once); episode changes and the messages they
+cause commit with it. If that transaction fails, the run rolls it back and judges target by
+target, one transaction each, so one bad target fails alone.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,9 +36,9 @@ from bot.domain.windows import Granularity, Window, window_containing
 from bot.messages import Status
 from bot.services.outbox import enqueue_to_route
 from bot.store.alerts import BreachEpisode, EpisodeStatus, EvaluationMark, PreBreachWarning
-from bot.store.locks import locked_transaction
+from bot.store.locks import locked_transaction, locked_transaction_all
 from bot.store.measurements import Parts, Span, WindowSums, sum_parts, sum_windows
-from bot.store.models import Partner, Site, Target
+from bot.store.models import Partner, Route, Site, Target
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,12 @@ class _Ctx:
     tz: ZoneInfo
     threshold: Threshold
     sites: dict[int, str]
+    followup_hours: float = 0.0
+    # Read once for a whole run: routes per (partner_id, purpose), and the spark series of the
+    # windows in ``series_of`` (by start); a view or send outside them reads its own.
+    routes: dict[tuple[int | None, str], list[Route]] | None = None
+    series: WindowSums | None = None
+    series_of: frozenset[datetime] = frozenset()
 
 
 def threshold_of(target: Target) -> Threshold:
@@ -124,6 +133,8 @@ def _contributor(ctx: _Ctx, w: Window, sums: WindowSums) -> str | None:
 
 async def _view(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, w: Window, parts: Parts,
                 sums: WindowSums | None = None) -> BreachView:
+    if sums is None and ctx.series is not None and w.start_utc in ctx.series_of:
+        sums = ctx.series
     if sums is None:
         sums = await _series_sums(session, [(ctx.target, w)])
     t = ctx.target
@@ -153,6 +164,7 @@ async def _send(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, messag
         items = await enqueue_to_route(
             session, partner_id=partner_id, purpose=purpose, message=message,
             key=base + suffix, now=now, thread_of=base if thread else None, update_of=base if update else None,
+            routes=None if ctx.routes is None else ctx.routes.get((partner_id, purpose), []),
         )
         sent += len(items)
     return sent
@@ -189,8 +201,10 @@ async def _judge_window(session: AsyncSession, ctx: _Ctx, w: Window, *, now: dat
                 last_violating_start=w.start_utc, last_violating_end=w.end_utc, worst_value=value,
                 last_value=value, critical=critical, created_at=now,
             )
+            # No flush here: a backfill opens hundreds of episodes and they go in one batch at
+            # commit (in the order added, so the newest has the highest id); only an announcement
+            # needs the id now.
             session.add(episode)
-            await session.flush()
             report.opened += 1
             if announce:
                 await _announce(session, ctx, episode, w, parts, now=now, report=report)
@@ -240,6 +254,8 @@ async def _judge_window(session: AsyncSession, ctx: _Ctx, w: Window, *, now: dat
 
 async def _announce(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, w: Window, parts: Parts,
                     *, now: datetime, report: EvaluationReport) -> None:
+    if episode.id is None:
+        await session.flush()
     episode.alert_key = f"breach:{episode.id}"
     episode.last_followup_at = now
     session.add(episode)
@@ -247,26 +263,52 @@ async def _announce(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, w:
     report.messages += await _send(session, ctx, episode, breach_alert(view), suffix="", now=now)
 
 
-async def _prebreach(session: AsyncSession, ctx: _Ctx, *, now: datetime, report: EvaluationReport) -> None:
-    """Warn once per running day/week window projected to miss its target."""
+def _running(ctx: _Ctx, now: datetime) -> tuple[Window, float] | None:
+    """Return the running day/week window and its elapsed share when it is due a projection."""
     gran = Granularity(ctx.target.window)
     if gran not in (Granularity.DAY, Granularity.WEEK):
-        return
+        return None
     cur = window_containing(gran, now, ctx.tz)
     elapsed = (now - cur.start_utc) / (cur.end_utc - cur.start_utc)
     if elapsed < PREBREACH_MIN_ELAPSED:
-        return
-    parts = (await _parts(session, ctx.target, cur.start_utc, now)).get((ctx.target.partner_id, ctx.target.metric))
+        return None
+    return cur, elapsed
+
+
+def _so_far(cur: Window, now: datetime) -> Window:
+    """The part of a running window that has passed (summed from the periods, not daily sums)."""
+    return Window(start=cur.start, end=now.astimezone(cur.tz), granularity=cur.granularity)
+
+
+def _projected_miss(ctx: _Ctx, parts: Parts | None, elapsed: float) -> bool:
     if parts is None or parts.value is None:
+        return False
+    return judge(parts.value, parts.volume / elapsed, ctx.threshold) is Status.BREACH
+
+
+async def _prebreach(session: AsyncSession, ctx: _Ctx, *, now: datetime, report: EvaluationReport) -> None:
+    """Warn once per running day/week window projected to miss its target."""
+    due = _running(ctx, now)
+    if due is None:
         return
-    projected = parts.volume / elapsed
-    if judge(parts.value, projected, ctx.threshold) is not Status.BREACH:
+    cur, elapsed = due
+    parts = (await _parts(session, ctx.target, cur.start_utc, now)).get((ctx.target.partner_id, ctx.target.metric))
+    if not _projected_miss(ctx, parts, elapsed):
         return
     seen = (await session.execute(select(PreBreachWarning.id).where(
         PreBreachWarning.target_id == ctx.target.id, PreBreachWarning.window_start == cur.start_utc,
     ))).first()
     if seen is not None:
         return
+    assert parts is not None
+    await _warn(session, ctx, cur, elapsed, parts, now=now, report=report)
+
+
+async def _warn(session: AsyncSession, ctx: _Ctx, cur: Window, elapsed: float, parts: Parts, *, now: datetime,
+                report: EvaluationReport) -> None:
+    """Record the warning of a running window and enqueue its message."""
+    assert parts.value is not None
+    projected = parts.volume / elapsed
     session.add(PreBreachWarning(target_id=ctx.target.id, window_start=cur.start_utc,
                                  projected_value=parts.value, created_at=now))
     view = PreBreachView(
@@ -277,6 +319,7 @@ async def _prebreach(session: AsyncSession, ctx: _Ctx, *, now: datetime, report:
     items = await enqueue_to_route(
         session, partner_id=ctx.partner.id, purpose="alerts", message=prebreach_warning(view),
         key=f"prebreach:{ctx.target.id}:{cur.start_utc.strftime('%Y%m%dT%H%M')}", now=now,
+        routes=None if ctx.routes is None else ctx.routes.get((ctx.partner.id, "alerts"), []),
     )
     report.warnings += 1
     report.messages += len(items)
@@ -312,14 +355,64 @@ def _first_window(target: Target, *, tz: ZoneInfo, last_complete: Window, mark: 
     return first
 
 
+def _windows(ctx: _Ctx, *, now: datetime, mark: EvaluationMark | None, since: datetime | None,
+             full: bool, runs: dict[tuple, list[Window]] | None = None) -> list[Window]:
+    """List the complete windows to judge, from the mark (or ``since``) to now, within the target's life.
+
+    ``runs`` shares the run of windows between targets with the same zone, granularity and
+    first window (a year of days is 365 calendar steps, the same for most targets).
+    """
+    target = ctx.target
+    last_complete = window_containing(Granularity(target.window), now, ctx.tz).previous()
+    first = _first_window(target, tz=ctx.tz, last_complete=last_complete, mark=mark, since=since, full=full)
+    # The zone's name is part of the key: aware datetimes compare as instants across zones.
+    key = (ctx.partner.timezone, first.start, first.granularity)
+    run = runs.get(key) if runs is not None else None
+    if run is None:
+        run, w = [], first
+        while w.end_utc <= now:
+            run.append(w)
+            w = w.shift(1)
+        if runs is not None:
+            runs[key] = run
+    if target.effective_from is None and target.effective_to is None:
+        return run
+    return [w for w in run if (target.effective_from is None or w.end_utc > target.effective_from) and (
+        target.effective_to is None or w.start_utc < target.effective_to)]
+
+
+async def _judge_windows(session: AsyncSession, ctx: _Ctx, windows: list[Window], prefetched: dict[datetime, Parts],
+                         *, now: datetime, latest: BreachEpisode | None, report: EvaluationReport) -> tuple[BreachEpisode | None, datetime | None]:
+    """Judge the windows in order, moving the episode; return the newest episode and the end of the data."""
+    announce_from = window_containing(Granularity(ctx.target.window), now, ctx.tz).previous().previous().start_utc
+    followup_every = timedelta(hours=ctx.followup_hours)
+    data_until: datetime | None = None
+    for w in windows:
+        latest, had_data = await _judge_window(
+            session, ctx, w, now=now, announce=w.start_utc >= announce_from, latest=latest,
+            report=report, followup_every=followup_every, prefetched=prefetched,
+        )
+        if had_data:
+            data_until = w.end_utc
+    return latest, data_until
+
+
+def _advance(session: AsyncSession, ctx: _Ctx, mark: EvaluationMark | None, data_until: datetime | None, *,
+             now: datetime, full: bool) -> None:
+    """Move the target's mark to the end of its newest judged window with data."""
+    if data_until is None:
+        return
+    if mark is None:
+        session.add(EvaluationMark(target_id=ctx.target.id, evaluated_until=data_until, updated_at=now))
+    elif data_until > mark.evaluated_until or full:
+        mark.evaluated_until, mark.updated_at = data_until, now
+        session.add(mark)
+
+
 async def _evaluate_target(core: Core, ctx: _Ctx, *, since: datetime | None, full: bool,
                            report: EvaluationReport) -> None:
     now = core.clock.now()
     target = ctx.target
-    gran = Granularity(target.window)
-    last_complete = window_containing(gran, now, ctx.tz).previous()
-    announce_from = last_complete.previous().start_utc
-    followup_every = timedelta(hours=core.settings.followup_hours)
     # One evaluator per target at a time, on every path (scheduler, after ingest, CLI, any
     # replica): the second waits, then reads the first one's mark and finds nothing new.
     async with locked_transaction(core.db, f"evaluate:{target.id}") as session:
@@ -328,32 +421,92 @@ async def _evaluate_target(core: Core, ctx: _Ctx, *, since: datetime | None, ful
             select(BreachEpisode).where(BreachEpisode.target_id == target.id)
             .order_by(BreachEpisode.id.desc()).limit(1)
         )).scalar_one_or_none()
-        w = _first_window(target, tz=ctx.tz, last_complete=last_complete, mark=mark, since=since, full=full)
-        windows: list[Window] = []
-        while w.end_utc <= now:
-            if (target.effective_from is None or w.end_utc > target.effective_from) and (
-                target.effective_to is None or w.start_utc < target.effective_to
-            ):
-                windows.append(w)
-            w = w.shift(1)
-        prefetched = await _bulk_parts(session, target, windows) if windows else None
-        data_until: datetime | None = None
-        for w in windows:
-            latest, had_data = await _judge_window(
-                session, ctx, w, now=now, announce=w.start_utc >= announce_from, latest=latest,
-                report=report, followup_every=followup_every, prefetched=prefetched,
-            )
-            if had_data:
-                data_until = w.end_utc
+        windows = _windows(ctx, now=now, mark=mark, since=since, full=full)
+        prefetched = await _bulk_parts(session, target, windows) if windows else {}
+        latest, data_until = await _judge_windows(session, ctx, windows, prefetched, now=now, latest=latest,
+                                                  report=report)
+        _advance(session, ctx, mark, data_until, now=now, full=full)
         if latest is None or latest.status != EpisodeStatus.OPEN:
             await _prebreach(session, ctx, now=now, report=report)
-        if data_until is not None:
-            if mark is None:
-                session.add(EvaluationMark(target_id=target.id, evaluated_until=data_until, updated_at=now))
-            elif data_until > mark.evaluated_until or full:
-                mark.evaluated_until, mark.updated_at = data_until, now
-                session.add(mark)
     report.targets += 1
+
+
+async def _evaluate_all(core: Core, ctxs: list[_Ctx], *, since: datetime | None, full: bool,
+                        report: EvaluationReport) -> None:
+    """Evaluate every target in one transaction with a fixed number of statements for the common path.
+
+    Takes every target's lock in one statement, reads all marks and newest episodes, sums every
+    target's windows in one ``sum_windows`` call (and the running windows for warnings in one
+    more), judges in Python; only episode changes, announcements and warnings cost statements
+    of their own. Everything commits together (states with their messages).
+    """
+    now = core.clock.now()
+    ids = [c.target.id for c in ctxs]
+    async with locked_transaction_all(core.db, [f"evaluate:{i}" for i in ids]) as session:
+        marks = {m.target_id: m for m in (await session.execute(
+            select(EvaluationMark).where(EvaluationMark.target_id.in_(ids)))).scalars()}
+        newest = (select(func.max(BreachEpisode.id)).where(BreachEpisode.target_id.in_(ids))
+                  .group_by(BreachEpisode.target_id))
+        latest_of = {e.target_id: e for e in (await session.execute(
+            select(BreachEpisode).where(BreachEpisode.id.in_(newest)))).scalars()}
+        runs: dict[tuple, list[Window]] = {}
+        plans = [(ctx, _windows(ctx, now=now, mark=marks.get(ctx.target.id), since=since, full=full, runs=runs))
+                 for ctx in ctxs]
+        metrics = {c.target.metric for c in ctxs}
+        # The windows a message may be sent for (the newest two) get their spark series summed too.
+        wanted: set[tuple[int, Window]] = set()
+        shown_of: list[frozenset[datetime]] = []
+        # Calendar steps are the costly part: once per window (and zone, see _windows).
+        series: dict[tuple[str, Window], list[Window]] = {}
+        for ctx, windows in plans:
+            # a superset of the windows judged with announce (the newest two complete ones)
+            shown = [w for w in windows[-2:] if w.end_utc > now - (w.end_utc - w.start_utc) * 3]
+            wanted.update((ctx.target.partner_id, w) for w in windows)
+            for w in shown:
+                key = (ctx.partner.timezone, w)
+                if key not in series:
+                    series[key] = w.series(SPARK_WINDOWS)
+                wanted.update((ctx.target.partner_id, sw) for sw in series[key])
+            shown_of.append(frozenset(w.start_utc for w in shown))
+        sums = await sum_windows(session, wanted=wanted, metrics=metrics)
+        routes: dict[tuple[int | None, str], list[Route]] = {}
+        for route in (await session.execute(select(Route).where(Route.purpose.in_(["alerts", CLIENT_PURPOSE]))
+                                            .order_by(Route.id))).scalars():
+            routes.setdefault((route.partner_id, route.purpose), []).append(route)
+        running = {c.target.id: due for c in ctxs if (due := _running(c, now)) is not None}
+        so_far = await sum_windows(session, metrics=metrics, wanted=[
+            (c.target.partner_id, _so_far(running[c.target.id][0], now)) for c in ctxs if c.target.id in running])
+        warn: list[tuple[_Ctx, Window, float, Parts]] = []
+        advances = []
+        for (ctx, windows), series_of in zip(plans, shown_of, strict=True):
+            ctx = replace(ctx, routes=routes, series=sums, series_of=series_of)
+            t = ctx.target
+            prefetched = {}
+            for w in windows:
+                parts = sums.parts(t.partner_id, t.metric, _span(w), site_id=t.site_id, channel=t.channel)
+                if parts is not None:
+                    prefetched[w.start_utc] = parts
+            latest, data_until = await _judge_windows(session, ctx, windows, prefetched, now=now,
+                                                      latest=latest_of.get(t.id), report=report)
+            advances.append((ctx, data_until))
+            report.targets += 1
+            if t.id not in running or (latest is not None and latest.status == EpisodeStatus.OPEN):
+                continue
+            cur, elapsed = running[t.id]
+            parts = so_far.parts(t.partner_id, t.metric, (cur.start_utc, now), site_id=t.site_id,
+                                 channel=t.channel)
+            if _projected_miss(ctx, parts, elapsed):
+                assert parts is not None
+                warn.append((ctx, cur, elapsed, parts))
+        # Marks last: their updates go out together at the next flush.
+        for ctx, data_until in advances:
+            _advance(session, ctx, marks.get(ctx.target.id), data_until, now=now, full=full)
+        if warn:
+            seen = set((await session.execute(select(PreBreachWarning.target_id, PreBreachWarning.window_start).where(
+                PreBreachWarning.target_id.in_([c.target.id for c, *_ in warn])))).all())
+            for ctx, cur, elapsed, parts in warn:
+                if (ctx.target.id, cur.start_utc) not in seen:
+                    await _warn(session, ctx, cur, elapsed, parts, now=now, report=report)
 
 
 async def evaluate(core: Core, *, partner_ids: Iterable[int] | None = None, since: datetime | None = None,
@@ -368,20 +521,28 @@ async def evaluate(core: Core, *, partner_ids: Iterable[int] | None = None, sinc
         rows = (await session.execute(stmt.order_by(Target.id))).all()
         site_rows = (await session.execute(select(Site.id, Site.name))).all()
     sites = {sid: name for sid, name in site_rows}
-    for target, partner in rows:
-        if target.window not in (g.value for g in (Granularity.HOUR, Granularity.DAY, Granularity.WEEK,
-                                                      Granularity.MONTH)):
-            continue
-        ctx = _Ctx(target=target, partner=partner, tz=ZoneInfo(partner.timezone),
-                   threshold=threshold_of(target), sites=sites)
+    judged = {g.value for g in (Granularity.HOUR, Granularity.DAY, Granularity.WEEK, Granularity.MONTH)}
+    ctxs = [_Ctx(target=target, partner=partner, tz=ZoneInfo(partner.timezone), threshold=threshold_of(target),
+                 sites=sites, followup_hours=core.settings.followup_hours)
+            for target, partner in rows if target.window in judged]
+    if not ctxs:
+        return report
+    together = EvaluationReport()
+    try:
+        await _evaluate_all(core, ctxs, since=since, full=full, report=together)
+        return together
+    except Exception:  # noqa: BLE001 - rolled back as a whole; the per-target path isolates the bad one
+        log.warning("evaluating %d targets together failed; evaluating them one by one", len(ctxs),
+                    exc_info=True)
+    for ctx in ctxs:
         try:
             await _evaluate_target(core, ctx, since=since, full=full, report=report)
         except IntegrityError:
             # another evaluator opened this target's episode first (uq_breach_open_target): it announces
-            log.info("evaluation of target %s lost a race to another evaluator; nothing to do", target.id)
+            log.info("evaluation of target %s lost a race to another evaluator; nothing to do", ctx.target.id)
         except Exception:  # one bad target must not stop the others
             log.exception("evaluation of target %s (partner %s) failed; going on with the others",
-                          target.id, partner.slug)
+                          ctx.target.id, ctx.partner.slug)
             report.failed += 1
     return report
 

@@ -7,7 +7,7 @@ sends committed rows. A commit that enqueued wakes the worker at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import event, select, update
@@ -111,12 +111,17 @@ async def enqueue_to_route(
     now: datetime,
     thread_of: str | None = None,
     update_of: str | None = None,
+    routes: Sequence[Route] | None = None,
 ) -> list[OutboxItem]:
-    """Add one outbox row per Route of ``partner_id``/``purpose`` (None partner = the client)."""
-    cond = Route.partner_id.is_(None) if partner_id is None else Route.partner_id == partner_id
-    routes = (await session.execute(
-        select(Route).where(cond, Route.purpose == purpose).order_by(Route.id)
-    )).scalars().all()
+    """Add one outbox row per Route of ``partner_id``/``purpose`` (None partner = the client).
+
+    ``routes``: those routes, already read (a caller sending many messages reads them once).
+    """
+    if routes is None:
+        cond = Route.partner_id.is_(None) if partner_id is None else Route.partner_id == partner_id
+        routes = (await session.execute(
+            select(Route).where(cond, Route.purpose == purpose).order_by(Route.id)
+        )).scalars().all()
     items = []
     for route in routes:
         items.append(await enqueue(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from weakref import WeakValueDictionary
 
 from sqlalchemy import text
@@ -48,6 +48,28 @@ async def locked_transaction(db: Database, name: str) -> AsyncIterator[AsyncSess
         return
     async with db.transaction() as session:
         await session.execute(text(f"SELECT pg_advisory_xact_lock({_KEY})"), {"name": name})
+        yield session
+
+
+@asynccontextmanager
+async def locked_transaction_all(db: Database, names: list[str]) -> AsyncIterator[AsyncSession]:
+    """Open a transaction that holds every lock in ``names`` until it commits or rolls back.
+
+    All keys are taken in one statement, in key order: two such callers never deadlock, and a
+    caller of :func:`locked_transaction` holds one key at a time, so it cannot close a cycle.
+    """
+    if db.is_sqlite:
+        async with AsyncExitStack() as stack:
+            for name in sorted(set(names)):
+                await stack.enter_async_context(_local(name))
+            session = await stack.enter_async_context(db.transaction())
+            yield session
+        return
+    async with db.transaction() as session:
+        # count() forces every row; the ordered subquery feeds the locks in key order.
+        await session.execute(text(
+            f"SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT {_KEY.replace(':name', 'n')} AS k "
+            "FROM unnest(CAST(:names AS text[])) AS n ORDER BY k) AS keys"), {"names": sorted(set(names))})
         yield session
 
 
