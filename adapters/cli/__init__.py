@@ -10,39 +10,54 @@ import logging
 import sys
 from collections.abc import Sequence
 
-# The one visible list of CLI command modules; each has register(subparsers).
-COMMAND_MODULES: tuple[str, ...] = (
-    "adapters.cli.serve",
-    "adapters.cli.outbox",
-    "adapters.cli.evaluate",
-    "adapters.cli.demo",
-    "adapters.cli.shell",
-    "adapters.cli.ingest",
-    "adapters.cli.manifest",
-    "adapters.cli.db",
-    "adapters.cli.config",
-    "adapters.cli.demo_data",
-    "adapters.cli.digest",
-    "adapters.cli.teams",
-    "adapters.cli.feedback",
-    "adapters.cli.staffing",
-)
+# The one visible list of CLI commands: name -> (the module that registers it, its one-line help).
+# Only the module of the command being run is imported (so `liaison --help` or `liaison config
+# check` does not pay for matplotlib, Alembic, Bolt and the demo); the help lines stand in for the rest.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("adapters.cli.serve", "run the bot: HTTP endpoints, delivery worker and scheduled jobs"),
+    "outbox": ("adapters.cli.outbox", "inspect and retry outgoing messages"),
+    "evaluate": ("adapters.cli.evaluate", "judge SLA targets now and queue breach alerts"),
+    "demo": ("adapters.cli.demo", "the terminal demo on SQLite (no chat workspace needed)"),
+    "shell": ("adapters.cli.shell", "the console session on the configured database"),
+    "ingest": ("adapters.cli.ingest", "load a partner export (CSV or JSON), all or nothing"),
+    "pull": ("adapters.cli.ingest", "pull KPIs from a helpdesk (Zendesk)"),
+    "manifest": ("adapters.cli.manifest", "print the Slack app manifest or build the Teams package"),
+    "db": ("adapters.cli.db", "manage the database schema (Alembic migrations)"),
+    "config": ("adapters.cli.config", "check or apply liaison.yaml (partners, targets, routes, users)"),
+    "demo-data": ("adapters.cli.demo_data", "generate realistic interval data as ingest CSV"),
+    "digest": ("adapters.cli.digest", "render or send a weekly KPI digest"),
+    "qbr": ("adapters.cli.digest", "QBR packs"),
+    "teams": ("adapters.cli.teams", "Teams app package and conversation references"),
+    "feedback": ("adapters.cli.feedback", "partner feedback pulses"),
+    "staffing": ("adapters.cli.staffing", "load forecasts and schedules; check upcoming staffing shortfalls"),
+}
+COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(module for module, _help in COMMANDS.values()))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Build the parser: every command module without ``argv``, else only the one ``argv`` runs."""
     parser = argparse.ArgumentParser(
         prog="liaison",
         description="Liaison: SLA alerts, KPI digests, escalations and QBRs for BPO partnerships, in Slack and Teams.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    if argv is None:
+        modules = list(COMMAND_MODULES)
+    else:
+        chosen = next((a for a in argv if not a.startswith("-")), None)
+        modules = [COMMANDS[chosen][0]] if chosen in COMMANDS else []
+    for name in modules:
         importlib.import_module(name).register(sub)
+    for command, (_module, text) in COMMANDS.items():
+        if command not in sub.choices:  # named in `liaison --help`; its module loads when it runs
+            sub.add_parser(command, help=text)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
