@@ -63,7 +63,9 @@ async def world(db, tmp_path):
 
 
 def _rows(message: Message) -> list[tuple[str, str, str, str]]:
-    return [(k.label, k.value, k.target or "-", k.status.text) for s in message.sections for k in s.kpis]
+    # the partner-wide rows; chat adds a section per site ("Kraków (this site only)") after them
+    return [(k.label, k.value, k.target or "-", k.status.text) for s in message.sections for k in s.kpis
+            if not (s.heading or "").endswith("(this site only)")]
 
 
 TABLE_JS = """[...document.querySelectorAll(%s)].map(tr => [tr.dataset.label,
