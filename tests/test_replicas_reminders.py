@@ -1,8 +1,8 @@
 """Three real `liaison serve` replicas on one PostgreSQL start while a QBR reminder (T-1, and T-7 with its
 pack), a feedback pulse round and a reverse-report reminder are due: each goes out exactly once.
 
-Every replica runs all its jobs at start-up (as after a deploy), so all three find the same
-reminders due at the same moment. Counted on the far side: the fake Slack Web API records
+Every replica runs all its jobs at start-up (as after a deploy); the test holds them at a gate
+(a table lock) until all three are up, so all three find the same reminders due at the same moment. Counted on the far side: the fake Slack Web API records
 every post, DM and file upload and never de-duplicates; the nudge "first seen" marks are
 counted in the database. `liaison serve` reads the real clock, so a reverse-report nudge DM
 can only fall due on a workday between 09:00 and 17:00 somewhere: the test puts the client in
@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.domain.access import Actor, Role
 from bot.domain.reports import in_nudge_hours
+from bot.services.qbr import sync_schedule
 from bot.services.reports import create_report
 from bot.store import migrate
 from bot.store.models import Partner, Route, User
@@ -77,6 +78,9 @@ async def test_three_replicas_send_each_qbr_reminder_pulse_and_report_reminder_o
     async with db.session() as s:
         partners = {p.slug: p for p in (await s.execute(select(Partner))).scalars().all()}
         lead_id = (await s.execute(select(User.id).where(User.handle == "lea"))).scalar_one()
+    async with db.transaction() as s:  # the meetings were put on the schedule by an earlier run
+        for slug in meetings:
+            assert len(await sync_schedule(s, partner=partners[slug], now=now)) == 1
     # a reverse report to initech a week ago, never acknowledged: its reminder (2 business days) is due;
     # its card and client copy are still in the outbox, so the replicas deliver them too
     lea = Actor(platform="slack", platform_user_id="U0LEA", role=Role.CLIENT, user_id=lead_id, name="Lea")
@@ -93,9 +97,15 @@ async def test_three_replicas_send_each_qbr_reminder_pulse_and_report_reminder_o
                     LIAISON_SLACK_PACE_SECONDS="0.05")
     replicas = [Replica(env, tmp_path / f"serve-{n}.log") for n in range(3)]
     try:
-        async with aiohttp.ClientSession() as http:
-            for replica in replicas:
-                await replica.ready(http)
+        # hold every replica's first run at the gate until all three are up, so their jobs start together
+        # (a table lock the test holds; the jobs read these tables first): a run that is not
+        # serialized between replicas then overlaps another instead of finding its marks
+        async with db.transaction() as gate:
+            await gate.execute(text("LOCK TABLE partner, reversereport IN ACCESS EXCLUSIVE MODE"))
+            async with aiohttp.ClientSession() as http:
+                for replica in replicas:
+                    await replica.ready(http)
+            await asyncio.sleep(1)  # every replica's scheduler has fired its start-up runs by now
 
         def posts() -> Counter:
             return Counter(c.body["channel"] for c in slack.of("chat.postMessage"))
