@@ -97,7 +97,8 @@ async def show_announcement(core: Core, preview: dict[str, PreviewGateway], writ
               f"{pressed.reply.title}")
         seen = len(slack.posted)
         await deliver_all(replay, preview, limit=500)
-        for destination, message in slack.posted[seen:]:
+        # the cards of one press go out in any order (one sender per channel): print them by channel
+        for destination, message in sorted(slack.posted[seen:], key=lambda posted: posted[0]):
             if destination.startswith("slack:C0CXANNOUNCE:") or destination.startswith("slack:C0ACMEANNOUNCE:") \
                     or destination.startswith("slack:C0GLXREPORT:"):
                 write(f"  the card in #{destination.split(':')[1]} is updated in place: {message.summary}")
