@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,15 @@ def _count(url: str, model) -> int:
             return conn.execute(select(func.count()).select_from(model)).scalar_one()
     finally:
         engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def fixed_day(monkeypatch):
+    """Weekend QBR notes count from "now": pin it, so the expected lines do not move with the calendar."""
+    import adapters.cli.config as config_cli
+    from bot.ports import ManualClock
+
+    monkeypatch.setattr(config_cli, "CLOCK", ManualClock(datetime(2026, 12, 5, 12, 0, tzinfo=UTC)))
 
 
 def test_config_check_example_exits_zero(capsys):
@@ -61,7 +71,10 @@ def test_config_apply_then_reapply_prints_plan_then_no_changes(cli_db, capsys):
     assert (_count(cli_db, Partner), _count(cli_db, Target), _count(cli_db, User)) == (3, 28, 21)
 
     assert main(["config", "apply", str(EXAMPLE)]) == 0
-    assert capsys.readouterr().out.strip() == "No changes: the database already matches the file."
+    assert capsys.readouterr().out.splitlines() == [
+        f"note: {EXAMPLE}: partners[0].qbr: acme's quarterly QBR (day 15) falls on a weekend on Sat 2027-05-15, "
+        "Sun 2027-08-15 (Europe/Warsaw); use cadence 'dates' with weekdays",
+        "No changes: the database already matches the file."]
 
 
 def test_config_apply_invalid_file_exits_one_and_writes_nothing(cli_db, tmp_path, capsys):
@@ -97,6 +110,7 @@ def test_config_apply_database_without_schema_exits_one_with_hint(tmp_path, monk
 
 
 def test_config_check_gaps_print_notes_but_pass(tmp_path, capsys):
+    # the default quarterly plan (day 15 of the quarter's second month), from 5 December 2026 on
     gappy = tmp_path / "liaison.yaml"
     gappy.write_text(
         "client: {name: Contoso}\n"
@@ -107,6 +121,8 @@ def test_config_check_gaps_print_notes_but_pass(tmp_path, capsys):
     assert main(["config", "check", str(gappy)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [
+        f"note: {gappy}: partners[0].qbr: initech's quarterly QBR (day 15) falls on a weekend on Sat 2027-05-15, "
+        "Sun 2027-08-15 (Europe/Dublin); use cadence 'dates' with weekdays",
         f"note: {gappy}: partners[0].routes.alerts: no Slack or Teams destination: initech's alerts reach no channel",
         f"note: {gappy}: partners[0].routes.escalations: no Slack or Teams destination: initech's escalations reach no channel",
         f"note: {gappy}: partners[0].escalation: no escalation policy: initech's escalations will not climb levels",

@@ -277,6 +277,34 @@ def test_config_check_warns_about_a_qbr_on_a_weekend(make_yaml):
     assert not [n for n in advisories(parse_config(make_yaml())) if ".qbr" in n.path]
 
 
+def test_config_check_warns_when_a_quarterly_qbr_day_lands_on_a_weekend(make_yaml):
+    """A quarterly plan names a day of the month: the next four are checked in the partner's zone."""
+    from datetime import UTC, datetime
+
+    from bot.config.loader import advisories
+
+    def quarterly(day: int):  # noqa: ANN202
+        def edit(d):  # noqa: ANN001, ANN202
+            d["partners"][0]["timezone"] = "Europe/Warsaw"
+            d["partners"][0]["qbr"] = {"cadence": "quarterly", "month_offset": 1, "day": day, "time": "14:00"}
+        return edit
+
+    now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    config = parse_config(make_yaml(quarterly(15)))
+    notes = [(n.path, n.message) for n in advisories(config, now=now) if ".qbr" in n.path]
+    # next four: Mon 2027-02-15, Sat 2027-05-15, Sun 2027-08-15, Mon 2027-11-15
+    assert notes == [("partners[0].qbr",
+                      f"{config.partners[0].slug}'s quarterly QBR (day 15) falls on a weekend on Sat 2027-05-15, "
+                      "Sun 2027-08-15 (Europe/Warsaw); use cadence 'dates' with weekdays")]
+    # day 17 of Feb/May/Aug/Nov 2027 is Wed, Mon, Tue, Wed: nothing to say
+    assert not [n for n in advisories(parse_config(make_yaml(quarterly(17))), now=now) if ".qbr" in n.path]
+    # a moment that has passed is not counted: the day after Sat 2027-05-15 only Sun 2027-08-15 is left
+    later = datetime(2027, 5, 16, 0, 0, tzinfo=UTC)
+    assert [n.message for n in advisories(config, now=later) if ".qbr" in n.path] == [
+        f"{config.partners[0].slug}'s quarterly QBR (day 15) falls on a weekend on Sun 2027-08-15 "
+        "(Europe/Warsaw); use cadence 'dates' with weekdays"]
+
+
 BROKEN = """client:
   name: X
 partners:

@@ -15,6 +15,7 @@ from bot.config.loader import (
     workspace_advisories,
 )
 from bot.config.schema import LiaisonConfig
+from bot.ports import Clock, SystemClock
 from bot.services.config_apply import apply_config
 from bot.settings import Settings
 from bot.store.db import Database
@@ -33,8 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     apply.set_defaults(func=_apply)
 
 
+CLOCK: Clock = SystemClock()  # the moment weekend QBRs are counted from; tests set their own
+
+
 def _print_notes(source: str, config: LiaisonConfig) -> None:
-    for note in advisories(config):
+    for note in advisories(config, now=CLOCK.now()):
         print(f"note: {source}: {note.path}: {note.message}")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -269,8 +271,12 @@ def _cross_check(partners: list[tuple[int, PartnerConfig]], user_items: list[tup
     return issues
 
 
-def advisories(config: LiaisonConfig) -> list[ConfigIssue]:
-    """List valid-but-probably-unintended gaps (nothing fails on them): unrouted alerts, no admin, weekend QBRs."""
+def advisories(config: LiaisonConfig, *, now: datetime | None = None) -> list[ConfigIssue]:
+    """List valid-but-probably-unintended gaps (nothing fails on them): unrouted alerts, no admin, weekend QBRs.
+
+    A quarterly plan names a day of the month, which lands on a weekend in some quarters; with
+    ``now`` (aware) the next four after it, in the partner's timezone, are checked.
+    """
     notes: list[ConfigIssue] = []
     for i, partner in enumerate(config.partners):
         if not partner.active:
@@ -280,6 +286,13 @@ def advisories(config: LiaisonConfig) -> list[ConfigIssue]:
                 notes.append(ConfigIssue(f"partners[{i}].qbr.dates[{j}]",
                                          f"{partner.slug}'s QBR on {moment:%a %Y-%m-%d %H:%M} falls on a weekend "
                                          f"({partner.timezone}); pick a weekday"))
+        if now is not None and partner.qbr.cadence == "quarterly":
+            weekend = _weekend_quarterlies(partner, now)
+            if weekend:
+                days = ", ".join(f"{moment:%a %Y-%m-%d}" for moment in weekend)
+                notes.append(ConfigIssue(f"partners[{i}].qbr",
+                                         f"{partner.slug}'s quarterly QBR (day {partner.qbr.day}) falls on a weekend "
+                                         f"on {days} ({partner.timezone}); use cadence 'dates' with weekdays"))
         for purpose in ("alerts", "escalations"):
             if not getattr(partner.routes, purpose).pairs():
                 notes.append(ConfigIssue(f"partners[{i}].routes.{purpose}",
@@ -292,6 +305,14 @@ def advisories(config: LiaisonConfig) -> list[ConfigIssue]:
     if not any(u.role is Role.ADMIN for u in config.users):
         notes.append(ConfigIssue("users", "no admin user: nobody can change settings from chat"))
     return notes
+
+
+def _weekend_quarterlies(partner: PartnerConfig, now: datetime) -> list[datetime]:
+    """The weekend ones among the partner's next four quarterly QBRs after ``now`` (partner-local, naive)."""
+    local = now.astimezone(ZoneInfo(partner.timezone)).replace(tzinfo=None)
+    upcoming = [m for year in (local.year, local.year + 1)
+                for m in partner.qbr.occurrences(year) if m > local][:4]
+    return [m for m in upcoming if m.weekday() >= 5]
 
 
 def slack_addresses(config: LiaisonConfig) -> list[tuple[str, str]]:
