@@ -52,7 +52,7 @@ def test_config_check_invalid_exits_one_with_paths(tmp_path, capsys):
                    .replace("timezone: Asia/Manila", "timezone: Asia/Manilla"), encoding="utf-8")
     assert main(["config", "check", str(bad)]) == 1
     err = capsys.readouterr().err
-    assert f"{bad}: 2 problem(s) found, nothing was applied:" in err
+    assert f"{bad}: 2 problems found, nothing was applied:" in err
     assert "partners[0].targets[1].window: Input should be 'hour', 'day', 'week' or 'month'" in err
     assert "partners[1].timezone: unknown timezone 'Asia/Manilla'" in err
 

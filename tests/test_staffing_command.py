@@ -65,7 +65,7 @@ async def test_staffing_next_week_per_day_required_scheduled_gap_and_expected_sl
     assert "12 of 96 intervals short" in krakow
     lisbon = next(b for b in bullets if "Lisbon" in b)
     assert "gap +0.0 h; busiest interval 35 scheduled vs 35 needed); expected SL 81% vs 80% target" in lisbon
-    assert m.summary == "12 interval(s) short of the service-level target"
+    assert m.summary == "12 intervals short of the service-level target"
     assert m.image is not None and m.image.png.startswith(b"\x89PNG")
     assert "Forecast version 1" in _all_text(m)
 
@@ -81,9 +81,9 @@ async def test_staffing_what_ifs_answer_without_storing_anything(core, db):
     assert base.summary == "The schedule covers the forecast"
     assert more.title.endswith("what-if volume +15%")
     assert "4,600 contacts forecast" in more.sections[0].bullets[0]
-    assert more.summary.startswith("40 interval(s) short") and "nothing was stored" in more.summary
+    assert more.summary.startswith("40 intervals short") and "nothing was stored" in more.summary
     assert slower.title.endswith("what-if AHT +20s")
-    assert "40 interval(s) short" in slower.summary
+    assert "40 intervals short" in slower.summary
 
 
 async def test_staffing_intervals_on_request_and_a_bad_token_gets_one_clear_line(core, db):
@@ -119,4 +119,4 @@ async def test_staffing_partner_users_see_only_their_own_forecast_and_schedule(c
     portfolio = await _ask(core, world.lead, "staffing next-week")
     facts = {f.label: f.value for f in portfolio.sections[0].facts}
     assert set(facts) == {"Acme Contact Solutions", "Globex CX"}
-    assert facts["Globex CX"].startswith("40 short interval(s); worst day Mon 23 Nov voice")
+    assert facts["Globex CX"].startswith("40 short intervals; worst day Mon 23 Nov voice")

@@ -16,7 +16,7 @@ from bot.domain.pulse import (
     rate_text,
     scale_label,
 )
-from bot.domain.wording import possessive
+from bot.domain.wording import plural, possessive
 from bot.messages import (
     Action,
     ButtonStyle,
@@ -133,10 +133,10 @@ def results(parts: Sequence[PartnerResults]) -> Message:
             if lines:
                 sections.append(Section(heading="Comments", bullets=lines))
             elif cur.summary.hidden and cur.summary.comments:
-                sections.append(Section(heading="Comments", text=f"{cur.summary.comments} comment(s), {HIDDEN}."))
+                sections.append(Section(heading="Comments", text=f"{plural(cur.summary.comments, 'comment')}, {HIDDEN}."))
         if part.adhoc.answers:
             sections.append(Section(heading="Ad-hoc feedback (last 90 days)", text=averages_text(part.adhoc)
-                                    + f" — {part.adhoc.answers} answer(s)",
+                                    + f" — {plural(part.adhoc.answers, 'answer')}",
                                     bullets=_comments(part.adhoc_comments, part.adhoc)))
     title = "Feedback results" + (f": {parts[0].partner_name}" if len(parts) == 1 else "")
     return Message(title=title, sections=tuple(sections),

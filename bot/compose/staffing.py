@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.actions import ActionId
+from bot.domain.wording import plural
 from bot.messages import Action, Fact, Image, Message, Section, Severity
 
 
@@ -55,7 +56,7 @@ def shortfall_warning(view: ShortfallView) -> Message:
     lines = tuple(span_line(s, view.tz) for s in view.spans)
     return Message(
         title=title, severity=Severity.WARNING,
-        summary=(f"The schedule is short of the forecast in {len(lines)} span(s); the service level will miss "
+        summary=(f"The schedule is short of the forecast in {plural(len(lines), 'span')}; the service level will miss "
                  f"its target unless agents are added."),
         sections=(Section(heading="Short spans", bullets=lines),),
         context=_context(view),
@@ -148,7 +149,7 @@ def staffing_answer(answer: StaffingAnswer) -> Message:
     if answer.notes:
         sections.append(Section(bullets=answer.notes))
     short = sum(d.short_intervals for d in answer.days)
-    summary = (f"{short} interval(s) short of the service-level target" if short
+    summary = (f"{plural(short, 'interval')} short of the service-level target" if short
                else "The schedule covers the forecast" if any(d.scheduled_hours is not None for d in answer.days)
                else None)
     if answer.what_if:
@@ -166,7 +167,7 @@ def staffing_answer(answer: StaffingAnswer) -> Message:
 
 def portfolio_answer(rows: Sequence[tuple[str, int, str]], *, window_label: str, command_text: str) -> Message:
     """One line per partner: short intervals in the window and the worst day."""
-    facts = tuple(Fact(name, f"{short} short interval(s); worst day {worst}" if short else worst)
+    facts = tuple(Fact(name, f"{plural(short, 'short interval')}; worst day {worst}" if short else worst)
                   for name, short, worst in rows)
     return Message(title=f"Staffing · all partners · {window_label}",
                    sections=(Section(facts=facts or (Fact("Partners", "none with a forecast"),)),),

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from bot.config.schema import LiaisonConfig, PartnerConfig, UserConfig
 from bot.domain.access import Role
+from bot.domain.wording import plural
 
 M = TypeVar("M", PartnerConfig, UserConfig)
 
@@ -38,7 +39,7 @@ class ConfigError(Exception):
 
     def render(self) -> str:
         """Return one line per problem: file:line: path: reason."""
-        lines = [f"{self.source}: {len(self.issues)} problem(s) found, nothing was applied:"]
+        lines = [f"{self.source}: {plural(len(self.issues), 'problem')} found, nothing was applied:"]
         for issue in self.issues:
             where = f"{self.source}:{issue.line}" if issue.line else self.source
             path = f" {issue.path}:" if issue.path else ""

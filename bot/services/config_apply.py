@@ -18,6 +18,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config.schema import ClientProfile, LiaisonConfig, PartnerConfig, TargetConfig
+from bot.domain.wording import plural
 from bot.store.db import Database
 from bot.store.measurement_days import rebuild_partner
 from bot.store.models import Partner, Route, Site, Target, User
@@ -349,7 +350,7 @@ class _Sync:
             name = f"{self._scope(row.partner_id)}/{row.key}"
             refs = await _references(self.s, "site", row.id)
             if refs:
-                self.plan.add(KEEP, "site", name, [f"removed from the file but {refs} row(s) reference it"])
+                self.plan.add(KEEP, "site", name, [f"removed from the file but {plural(refs, 'row')} {'references' if refs == 1 else 'reference'} it"])
             else:
                 await self.s.delete(row)
                 self.plan.add(REMOVE, "site", name)
