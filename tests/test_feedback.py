@@ -221,20 +221,23 @@ async def test_results_hide_below_three_and_never_name_anonymous_authors(core, w
     reply = await dispatch(core, text="feedback results acme 2026-11", actor=who("lead"), platform="slack")
     text = str(reply)
     assert "3 of 5 answered (60%)" in text
-    assert "4.0/5 (3 ratings)" in text and "3.0/5 (3 ratings)" in text  # (5+3+4)/3 and (4+2+3)/3
+    # (5+3+4)/3 and (4+2+3)/3 would give away the two anonymous ratings beside Joana's named 3 and 2
+    # (the export lists named ratings): hidden until three people rated the question anonymously
+    assert "4.0/5" not in text and "3.0/5" not in text and "hidden until 3 anonymous ratings" in text
     assert "(anonymous) Secret praise" in text and "Joana Silva: Named remark" in text
     for name in ("Tomasz", "Nowak", "acme-tl", "Quinn", "acme-qa"):
         assert name not in text
     lines = await DIGEST_CHANGES[DIGEST_CHANGES.index(svc.digest_lines)](
         await _session(core), [world.partners["acme"]], core.clock.now() - timedelta(days=7),
         core.clock.now() + timedelta(minutes=1), True)
-    assert lines == ["Acme Contact Solutions: Feedback pulse 2026-11: 3 of 5 answered (60%); communication 4.0/5, "
-                     "clarity of goals hidden until 3 ratings, support from the client 3.0/5, "
-                     "tooling and knowledge base hidden until 3 ratings"]
+    assert lines == ["Acme Contact Solutions: Feedback pulse 2026-11: 3 of 5 answered (60%); communication "
+                     "hidden until 3 anonymous ratings, clarity of goals hidden until 3 ratings, support from the "
+                     "client hidden until 3 anonymous ratings, tooling and knowledge base hidden until 3 ratings"]
     pack = await PACK_FEEDBACK[PACK_FEEDBACK.index(svc.pack_lines)](
         await _session(core), world.partners["acme"], utc("2026-10-01T00:00:00"), utc("2027-01-01T00:00:00"))
-    assert pack == ["Feedback pulse (2026-11): communication 4.0/5, clarity of goals hidden until 3 ratings, "
-                    "support from the client 3.0/5, tooling and knowledge base hidden until 3 ratings",
+    assert pack == ["Feedback pulse (2026-11): communication hidden until 3 anonymous ratings, clarity of goals "
+                    "hidden until 3 ratings, support from the client hidden until 3 anonymous ratings, tooling and "
+                    "knowledge base hidden until 3 ratings",
                     "Response rate: 3 of 5 answered (60%)", "Comments: 2"]
     assert not any(n in " ".join(lines + pack) for n in ("Tomasz", "Quinn", "Joana"))
 
@@ -373,8 +376,8 @@ async def test_demo_pulse_goes_out_three_answer_and_results_keep_anonymity(db, c
     assert "3.0/5 (3 ratings)" in results  # clarity (3+4+2)/3
     assert "Tooling and knowledge base: hidden until 3 ratings (2 so far)" in results
     assert "(anonymous) The knowledge base is behind" in results
-    assert "Joana Silva: Weekly calibration" in results
-    assert "Tomasz" not in results and "Ana Quality" not in results
+    assert "(anonymous) Weekly calibration" in results
+    assert "Tomasz" not in results and "Ana Quality" not in results and "Joana" not in results
 
 
 

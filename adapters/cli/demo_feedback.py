@@ -34,11 +34,13 @@ from bot.store.policy import load_policy
 Write = Callable[[str], object]
 # the example config has two acme people; the demo adds a quality analyst so three can answer
 EXTRA = User(platform="slack", platform_user_id="U0ACME3", name="Ana Quality", role="partner", handle="acme-qa")
-ANSWERS = (  # (Slack id, values); the first answers anonymously
+# (Slack id, values): all three answer anonymously. One or two anonymous ratings beside named ones
+# would hide a question's average (the named ratings are known, so the average would give them away).
+ANSWERS = (
     ("U0ACME1", {"communication": "4", "clarity": "3", "support": "5", "tooling": "2",
                  "comment": "The knowledge base is behind the current campaign scripts.", "anonymous": "yes"}),
     ("U0ACME2", {"communication": "5", "clarity": "4", "support": "4", "tooling": "3",
-                 "comment": "Weekly calibration with the client works well.", "anonymous": "no"}),
+                 "comment": "Weekly calibration with the client works well.", "anonymous": "yes"}),
     ("U0ACME3", {"communication": "4", "clarity": "2", "support": "4", "anonymous": "yes"}),
 )
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.actions import ActionId, FormId
 from bot.domain.pulse import (
     HIDDEN,
+    HIDDEN_ANONYMOUS,
     HIDDEN_RATINGS,
     QUESTIONS,
     SCALE,
@@ -104,9 +105,14 @@ class PartnerResults:
 def _facts(summary: Summary) -> tuple[Fact, ...]:
     if summary.hidden:
         return (Fact("Averages", f"{summary.answers} answer{'s' if summary.answers != 1 else ''}, {HIDDEN}"),)
-    return tuple(Fact(label, f"{summary.averages[key]:.1f}/5 ({summary.rated[key]} ratings)"
-                      if summary.averages[key] is not None else f"{HIDDEN_RATINGS} ({summary.rated[key]} so far)")
-                 for key, label in QUESTIONS)
+    def value(key: str) -> str:
+        if summary.averages[key] is not None:
+            return f"{summary.averages[key]:.1f}/5 ({summary.rated[key]} ratings)"
+        if key in summary.protected:
+            return f"{HIDDEN_ANONYMOUS} ({summary.rated[key]} ratings so far)"
+        return f"{HIDDEN_RATINGS} ({summary.rated[key]} so far)"
+
+    return tuple(Fact(label, value(key)) for key, label in QUESTIONS)
 
 
 def _comments(comments: Sequence[tuple[str | None, str]], summary: Summary) -> tuple[str, ...]:

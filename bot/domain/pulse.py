@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo
 MIN_GROUP = 3
 HIDDEN = f"hidden until {MIN_GROUP} answers"
 HIDDEN_RATINGS = f"hidden until {MIN_GROUP} ratings"  # one question rated by fewer people
+# one question rated anonymously by one or two people beside named ratings (which the export lists):
+# an average over all of them would give the anonymous ones away
+HIDDEN_ANONYMOUS = f"hidden until {MIN_GROUP} anonymous ratings"
 
 QUESTIONS: tuple[tuple[str, str], ...] = (
     ("communication", "Communication"),
@@ -86,6 +89,7 @@ class Summary:
     averages: dict[str, float | None]
     rated: dict[str, int]
     comments: int
+    protected: frozenset[str] = frozenset()  # questions hidden to keep one or two anonymous ratings anonymous
 
     @property
     def hidden(self) -> bool:
@@ -100,23 +104,31 @@ class Summary:
 def summarize(rows: Sequence[object]) -> Summary:
     """Average each question over the rows that rated it; hide any question rated by fewer than MIN_GROUP.
 
-    ``rows`` have attributes named like KEYS (1-5 or None) and ``comment``.
+    ``rows`` have attributes named like KEYS (1-5 or None), ``comment`` and ``anonymous``.
+    A question that one or two people rated anonymously beside named ratings is hidden too: the named
+    ratings are known (the export lists them), so the average would give the anonymous ones away.
     """
     averages: dict[str, float | None] = {}
     rated: dict[str, int] = {}
+    protected: set[str] = set()
     for key in KEYS:
         scores = [getattr(r, key) for r in rows if getattr(r, key) is not None]
+        anonymous = sum(1 for r in rows if getattr(r, key) is not None and getattr(r, "anonymous", False))
         rated[key] = len(scores)
         averages[key] = sum(scores) / len(scores) if len(rows) >= MIN_GROUP and len(scores) >= MIN_GROUP else None
+        if averages[key] is not None and 0 < anonymous < MIN_GROUP and anonymous < len(scores):
+            averages[key] = None
+            protected.add(key)
     comments = sum(1 for r in rows if (getattr(r, "comment", "") or "").strip())
-    return Summary(answers=len(rows), averages=averages, rated=rated, comments=comments)
+    return Summary(answers=len(rows), averages=averages, rated=rated, comments=comments, protected=frozenset(protected))
 
 
 def averages_text(summary: Summary) -> str:
     """Return "communication 4.2/5, clarity of goals 3.7/5, ..." or the hidden wording."""
     if summary.hidden:
         return HIDDEN
-    parts = [f"{LABELS[k].lower()} {v:.1f}/5" if v is not None else f"{LABELS[k].lower()} {HIDDEN_RATINGS}"
+    parts = [f"{LABELS[k].lower()} {v:.1f}/5" if v is not None
+             else f"{LABELS[k].lower()} {HIDDEN_ANONYMOUS if k in summary.protected else HIDDEN_RATINGS}"
              for k, v in summary.averages.items()]
     return ", ".join(parts)
 
