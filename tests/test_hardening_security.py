@@ -116,6 +116,44 @@ async def test_replayed_signed_requests_act_once(e2e: E2E):
     assert (tried, acted_once) == (4, 4)
 
 
+async def inbound_rows(e: E2E) -> int:
+    from bot.store.inbound_events import InboundEvent
+
+    async with e.core.db.session() as s:
+        return (await s.execute(select(func.count()).select_from(InboundEvent))).scalar_one()
+
+
+async def test_request_fingerprints_are_pruned_after_a_day_and_not_before(e2e: E2E):
+    from datetime import timedelta
+
+    from jobs import housekeeping
+
+    e = e2e
+    body, ctype = slash_command("/kpi", "acme", user="U0LEAD", response_url=e.slack.response_url("kpi"))
+    headers = {"Content-Type": ctype, **sign(SECRET, body)}
+    assert (await post_raw(e, body, headers))[0] == 200
+    await e.slack.wait_for(lambda f: len(f.responses) == 1)
+    kept = await inbound_rows(e)
+    assert kept >= 1
+    # well past the 5-minute signature window but inside the day kept: the row stays, a replay does nothing
+    e.clock.advance(hours=23, minutes=59)
+    assert await housekeeping.run(e.core) == 0
+    assert await inbound_rows(e) == kept
+    assert (await post_raw(e, body, headers))[0] == 200
+    await settle(e)
+    assert len(e.slack.responses) == 1
+    # a newer request is kept when the older ones go
+    body2, ctype2 = slash_command("/kpi", "globex", user="U0LEAD", response_url=e.slack.response_url("kpi2"))
+    assert (await post_raw(e, body2, {"Content-Type": ctype2, **sign(SECRET, body2)}))[0] == 200
+    await e.slack.wait_for(lambda f: len(f.responses) == 2)
+    e.clock.advance(minutes=2)
+    assert await housekeeping.run(e.core) == kept
+    assert await inbound_rows(e) == 1
+    e.clock.advance(days=1)
+    assert await housekeeping.run(e.core) == 1
+    assert await inbound_rows(e) == 0
+
+
 async def test_double_click_and_client_retry_of_one_form_act_once(e2e: E2E):
     e = e2e
     # two distinct requests (their own trigger ids and signatures) for the same modal and values
