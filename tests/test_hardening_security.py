@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import aiohttp
 import pytest
@@ -344,3 +345,140 @@ async def test_cross_partner_buttons_refused_without_a_name(e2e: E2E, who: str):
         answer = json.dumps(e.slack.responses[-1])
         assert "Northwind" not in answer
     assert len(await e.events()) == before_events and not e.slack.of("views.open")
+
+
+# ---- forged form state, every form, both platforms ----------------------------------------------
+
+ACME_TL_AAD = "00000000-0000-4000-8000-00000000a001"
+TEAMS_ACME_ESC = "19:acme-escalations@thread.tacv2"
+
+
+async def _side_effects(e: E2E) -> dict[str, object]:
+    """Everything a form could change, read from the database."""
+    from bot.store.announcements import Announcement, AnnouncementSite
+    from bot.store.escalations import EscalationEvent
+    from bot.store.feedback import FeedbackResponse
+    from bot.store.outbox import OutboxItem
+    from bot.store.reports import ReverseReport
+
+    async with e.core.db.session() as s:
+        async def count(model) -> int:  # noqa: ANN001
+            return (await s.execute(select(func.count()).select_from(model))).scalar_one()
+
+        sites = (await s.execute(select(AnnouncementSite))).scalars().all()
+        escalations = (await s.execute(select(Escalation))).scalars().all()
+        return {"escalations": await count(Escalation), "events": await count(EscalationEvent),
+                "reports": await count(ReverseReport), "feedback": await count(FeedbackResponse),
+                "outbox": await count(OutboxItem),
+                "states": sorted((x.id, x.status, x.assignee_id) for x in escalations),
+                "sites": sorted((x.id, x.acknowledged_at is not None, x.trained_at is not None) for x in sites),
+                "revisions": sorted((a.id, a.revision) for a in (await s.execute(select(Announcement))).scalars())}
+
+
+async def _forged_world(e: E2E) -> dict[str, int]:
+    """Globex's and Northwind's own objects an Acme user will name in forged form state."""
+    from datetime import timedelta
+
+    from bot.domain.announcements import Audience
+    from bot.services import announcements as announcements_service
+    from bot.store.announcements import AnnouncementSite
+    from bot.store.feedback import Pulse, PulseInvite
+
+    world = await make_world_actors(e)
+    now = e.clock.now()
+    globex, northwind = world.partners["globex"].id, world.partners["northwind"].id
+    esc = await service.file_escalation(e.core.db, actor=world.actor("northwind-tl"), partner_id=northwind,
+                                        severity="P3", category="sla_performance", title="NW thing", now=now)
+    await service.acknowledge(e.core.db, escalation_id=esc.id, actor=world.actor("northwind-tl"), now=now)
+    ann = await announcements_service.create_announcement(
+        e.core.db, actor=world.actor("lead"), now=now, draft=announcements_service.Draft(
+            title="Globex only", body="x", category="crm_change", effective_at=now + timedelta(days=3),
+            ack_deadline=now + timedelta(days=2), training_due=now + timedelta(days=2),
+            audience=Audience("partners", partner_ids=frozenset({globex}))))
+    async with e.core.db.transaction() as s:
+        target = next(t for t in (await s.execute(select(Target))).scalars() if t.partner_id == globex)
+        breach = BreachEpisode(target_id=target.id, partner_id=globex, opened_at=now, last_violating_start=now,
+                               last_violating_end=now, worst_value=1, last_value=1, created_at=now)
+        pulse = Pulse(partner_id=globex, period="2026-11", opened_at=now, reminder_due_at=now + timedelta(days=2))
+        s.add_all([breach, pulse])
+        await s.flush()
+        s.add(PulseInvite(pulse_id=pulse.id, handle="globex-tl"))
+        site = (await s.execute(select(AnnouncementSite).where(AnnouncementSite.announcement_id == ann.id))
+                ).scalars().first()
+    return {"esc": esc.id, "ann": ann.id, "globex": globex, "breach": breach.id, "pulse": pulse.id, "site": site.id}
+
+
+def _forgeries(ids: dict[str, int]) -> list[tuple[str, str, dict[str, str], dict[str, str]]]:
+    """(form, state, fixed fields, typed values) an Acme team lead sends about another partner's objects."""
+    esc, filing = f"escalation:{ids['esc']}", dict(severity="P2", category="sla_performance", title="t",
+                                                      description="d")
+    return [
+        ("escalation_file", "", {"partner": "globex"}, filing),
+        ("escalation_file", f"breach:{ids['breach']}", {"partner": "acme"}, filing),
+        ("escalation_note_form", esc, {}, {"note": "forged note"}),
+        ("escalation_resolve_form", esc, {}, {"note": "forged resolution"}),
+        ("escalation_reassign_form", esc, {}, {"assignee": "acme-tl", "note": ""}),
+        ("feedback_form", f"pulse:{ids['pulse']}", {}, {"overall": "1", "comment": "forged"}),
+        ("reverse_report_form", "", {"partner": "globex"}, {"kind": "praise", "text": "forged", "rating": "5"}),
+        ("announcement_form", f"AN-{ids['ann']}", {}, {"title": "forged", "body": "forged", "category": "other"}),
+        ("announcement_question_form", f"an-partner:{ids['ann']}:{ids['globex']}", {}, {"question": "forged?"}),
+        ("announcement_training_form", f"an-partner:{ids['ann']}:{ids['globex']}", {},
+         {"site": str(ids["site"]), "agents": "5"}),
+    ]
+
+
+async def _slack_submit(e: E2E, form: str, state: str, fixed: dict, typed: dict, user: str) -> str:
+    meta = json.dumps({"state": state, "fixed": fixed})
+    body, ctype = view_submission(form, slack_values(**typed), user=user, private_metadata=meta)
+    before = len(e.slack.of("chat.postMessage"))
+    status, text = await post_raw(e, body, {"Content-Type": ctype, **sign(SECRET, body)})
+    assert status == 200
+    if not text:  # the answer comes as a message to the submitter
+        await e.slack.wait_for(lambda f: len(f.of("chat.postMessage")) > before)
+    return text + json.dumps([c.body for c in e.slack.of("chat.postMessage")[before:]])
+
+
+async def _teams_submit(e: E2E, form: str, state: str, fixed: dict, typed: dict, user: str) -> str:
+    before = len(e.teams.calls)
+    await e.teams_post({"form": form, "state": state, "fixed": fixed, **typed}, user=user,
+                       conversation=TEAMS_ACME_ESC, reply_to=f"card-{form}")
+    return json.dumps([c.activity for c in e.teams.calls[before:]])
+
+
+async def test_forged_form_state_naming_another_partner_is_refused_on_slack_and_teams(e2e: E2E):
+    e = e2e
+    ids = await _forged_world(e)
+    tried = refused = leaked = 0
+    for platform, submit, user in (("slack", _slack_submit, "U0ACME1"), ("teams", _teams_submit, ACME_TL_AAD)):
+        for form, state, fixed, typed in _forgeries(ids):
+            before = await _side_effects(e)
+            answer = await submit(e, form, state, fixed, typed, user)
+            tried += 1
+            changed = await _side_effects(e) != before
+            named = [w for w in ("Globex", "Northwind", "NW thing", "Globex only") if w in answer]
+            refused += not changed
+            leaked += bool(named)
+            assert not changed, f"{platform} {form} {state!r} {fixed} changed something: {answer[:400]}"
+            assert not named, f"{platform} {form} answer names {named}: {answer[:400]}"
+            assert answer.strip("[]"), f"{platform} {form}: no answer at all"
+    # an escalation form naming Northwind's escalation reads like one naming an escalation that does not exist
+    for form, typed in (("escalation_note_form", {"note": "n"}), ("escalation_resolve_form", {"note": "n"}),
+                        ("escalation_reassign_form", {"assignee": "acme-tl", "note": ""})):
+        answers = []
+        for ref in (ids["esc"], 999):
+            answer = await _slack_submit(e, form, f"escalation:{ref}", {}, typed, "U0ACME1")
+            answers.append(re.sub(r'"ts": "[^"]*"', "", answer.replace(f"ESC-{ref}", "ESC-N")))
+        tried += 1
+        leaked += answers[0] != answers[1]
+        assert answers[0] == answers[1], answers
+    refused = tried - leaked
+    print(f"forged form state tried {tried}, refused {refused}, leaked {leaked}")
+    assert (tried, refused, leaked) == (23, 23, 0)
+    # the same paths act for whom the state belongs to: the refusals above are about the actor, not the path
+    for platform, submit, user in (("slack", _slack_submit, "U0NORTH1"),):
+        before = (await _side_effects(e))["events"]
+        await submit(e, "escalation_note_form", f"escalation:{ids['esc']}", {}, {"note": "own note"}, user)
+        assert (await _side_effects(e))["events"] == before + 1
+    await _teams_submit(e, "escalation_file", "", {"partner": "acme"}, dict(severity="P2", category="sla_performance",
+                                                                          title="own", description="d"), ACME_TL_AAD)
+    assert (await _side_effects(e))["escalations"] == 2
