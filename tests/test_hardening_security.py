@@ -23,6 +23,7 @@ from bot.store.escalations import Escalation
 from bot.store.models import Partner, Target, User
 from tests.escalation_world import make_world
 from tests.fakes.slack_requests import block_action, sign, slash_command, view_submission
+from tests.hardening_counts import record
 from tests.test_escalation_e2e import E2E, SECRET, e2e, slack_values  # noqa: F401  (e2e is the fixture)
 
 SLACK_IDS = {"admin": "U0ADMIN", "lead": "U0LEAD", "acme-tl": "U0ACME1", "acme-am": "U0ACME2",
@@ -115,6 +116,7 @@ async def test_replayed_signed_requests_act_once(e2e: E2E):
     acted_once += 1
     print(f"replays tried {tried}, acted once {acted_once}")
     assert (tried, acted_once) == (4, 4)
+    record("replays", tried=tried, acted_once=acted_once)
 
 
 async def inbound_rows(e: E2E) -> int:
@@ -125,8 +127,6 @@ async def inbound_rows(e: E2E) -> int:
 
 
 async def test_request_fingerprints_are_pruned_after_a_day_and_not_before(e2e: E2E):
-    from datetime import timedelta
-
     from jobs import housekeeping
 
     e = e2e
@@ -143,6 +143,7 @@ async def test_request_fingerprints_are_pruned_after_a_day_and_not_before(e2e: E
     assert (await post_raw(e, body, headers))[0] == 200
     await settle(e)
     assert len(e.slack.responses) == 1
+    record("replays", tried=1, acted_once=1)
     # a newer request is kept when the older ones go
     body2, ctype2 = slash_command("/kpi", "globex", user="U0LEAD", response_url=e.slack.response_url("kpi2"))
     assert (await post_raw(e, body2, {"Content-Type": ctype2, **sign(SECRET, body2)}))[0] == 200
@@ -166,6 +167,7 @@ async def test_double_click_and_client_retry_of_one_form_act_once(e2e: E2E):
     assert await escalation_count(e) == 1
     texts = [c.body["text"] for c in e.slack.of("chat.postMessage")]
     assert sum(t.startswith("Filed ESC-") for t in texts) == 1 and any("Already saved" in t for t in texts)
+    record("replays", tried=1, acted_once=1)
 
 
 async def test_a_form_sent_back_with_errors_goes_through_once_corrected(e2e: E2E):
@@ -193,6 +195,7 @@ async def test_teams_activity_replayed_acts_once(e2e: E2E):
             async with http.post(e.server.make_url("/api/messages"), json=act) as resp:
                 assert resp.status in (200, 201)
     assert len(e.teams.of("reply")) + len(e.teams.of("send")) == before + 1
+    record("replays", tried=1, acted_once=1)
 
 
 # ---- forged requests --------------------------------------------------------------------------
@@ -218,6 +221,7 @@ async def test_forged_and_malformed_signatures_are_401_with_no_side_effect(e2e: 
     print(f"forged tried {len(statuses)}, rejected {statuses.count(401)}")
     assert statuses == [401] * len(statuses)
     assert await escalation_count(e) == 0 and not e.slack.calls
+    record("forged", tried=len(statuses), rejected=statuses.count(401))
 
 
 async def test_forged_breach_state_of_another_partner_is_refused(e2e: E2E):
@@ -292,6 +296,7 @@ async def test_data_protection_escalations_counted_only_for_who_may_see_them(e2e
             assert "Acme" not in pack and "Acme" not in digest
     print(f"aggregate attempts tried {tried}, refused {refused}, leaked {leaked}")
     assert leaked == 0
+    record("authorization", tried=tried, refused=refused, leaked=leaked)
 
 
 async def make_world_actors(e: E2E):
@@ -326,6 +331,7 @@ async def test_partner_users_learn_no_other_partner_and_no_ids(e2e: E2E):
     # the admin and the client still get suggestions across every partner
     assert "northwind" in (await ask(e, "lead", "/kpi", "northwnd")).lower()
     print(f"name-disclosure attempts tried {tried}, leaked {leaked}")
+    record("authorization", tried=tried, refused=tried - leaked, leaked=leaked)
 
 
 @pytest.mark.parametrize("who", ["acme-tl", "globex-tl", "unknown"])
@@ -345,6 +351,7 @@ async def test_cross_partner_buttons_refused_without_a_name(e2e: E2E, who: str):
         answer = json.dumps(e.slack.responses[-1])
         assert "Northwind" not in answer
     assert len(await e.events()) == before_events and not e.slack.of("views.open")
+    record("authorization", tried=4, refused=4, leaked=0)
 
 
 # ---- forged form state, every form, both platforms ----------------------------------------------
@@ -474,11 +481,11 @@ async def test_forged_form_state_naming_another_partner_is_refused_on_slack_and_
     refused = tried - leaked
     print(f"forged form state tried {tried}, refused {refused}, leaked {leaked}")
     assert (tried, refused, leaked) == (23, 23, 0)
+    record("authorization", tried=tried, refused=refused, leaked=leaked)
     # the same paths act for whom the state belongs to: the refusals above are about the actor, not the path
-    for platform, submit, user in (("slack", _slack_submit, "U0NORTH1"),):
-        before = (await _side_effects(e))["events"]
-        await submit(e, "escalation_note_form", f"escalation:{ids['esc']}", {}, {"note": "own note"}, user)
-        assert (await _side_effects(e))["events"] == before + 1
+    before = (await _side_effects(e))["events"]
+    await _slack_submit(e, "escalation_note_form", f"escalation:{ids['esc']}", {}, {"note": "own note"}, "U0NORTH1")
+    assert (await _side_effects(e))["events"] == before + 1
     await _teams_submit(e, "escalation_file", "", {"partner": "acme"}, dict(severity="P2", category="sla_performance",
                                                                           title="own", description="d"), ACME_TL_AAD)
     assert (await _side_effects(e))["escalations"] == 2

@@ -10,7 +10,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.store.models import utc_column
 
-
 # A fingerprint must outlive Slack's 5-minute signature window (a replay inside it is refused by the
 # row, after it by the signature check); a day also covers Events API retries and double clicks.
 KEEP = timedelta(days=1)
