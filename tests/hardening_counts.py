@@ -37,7 +37,7 @@ def record(kind: str, **numbers: int) -> None:
 
 
 def _backend(test: str) -> str | None:
-    params = test.rpartition("[")[2]
+    params = test.rpartition("[")[2].rstrip("]")
     return next((b for b in ("sqlite", "postgres") if b in params.split("-")), None) if "[" in test else None
 
 
