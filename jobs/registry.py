@@ -38,6 +38,7 @@ JOB_MODULES: tuple[str, ...] = (
     "jobs.feedback",
     "jobs.staffing",
     "jobs.announcements",
+    "jobs.housekeeping",
 )
 
 

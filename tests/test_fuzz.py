@@ -29,6 +29,7 @@ from bot.interactions import Submission, handle_form
 from bot.messages import Message, OpenForm
 from bot.store.escalations import Escalation
 from tests.escalation_world import UNKNOWN, make_world
+from tests.hardening_counts import record
 
 FUZZ = settings(max_examples=200, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -88,6 +89,7 @@ async def test_the_grammar_answers_every_line_on_every_platform(core, db):
     COUNTS["tried"] += 3 * len(lines)
     COUNTS["clean"] += clean
     print(f"grammar: {3 * len(lines)} lines tried, {clean} clean answers, 0 tracebacks")
+    record("fuzz", tried=3 * len(lines), clean=clean, tracebacks=0)
 
 
 JSON_VALUE = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -113,6 +115,7 @@ def test_the_json_parser_and_validation_never_raise_anything_but_a_format_error(
     COUNTS["tried"] += len(bodies)
     COUNTS["clean"] += len(bodies)
     print(f"json: {len(bodies)} bodies tried, all answered")
+    record("fuzz", tried=len(bodies), clean=len(bodies), tracebacks=0)
 
 
 def test_the_csv_parser_and_validation_never_raise_anything_but_a_format_error():
@@ -130,6 +133,7 @@ def test_the_csv_parser_and_validation_never_raise_anything_but_a_format_error()
     COUNTS["tried"] += len(files)
     COUNTS["clean"] += len(files)
     print(f"csv: {len(files)} files tried, all answered")
+    record("fuzz", tried=len(files), clean=len(files), tracebacks=0)
 
 
 FORM_VALUE = st.one_of(st.none(), st.text(max_size=40), st.sampled_from(["acme", "globex", "P1", "P9", "yes", "5",
@@ -157,6 +161,7 @@ async def test_every_form_answers_any_submission_and_writes_all_or_nothing(core,
     COUNTS["tried"] += len(submissions)
     COUNTS["clean"] += len(submissions)
     print(f"forms: {len(submissions)} submissions tried, all answered ({datetime.now(UTC):%H:%M})")
+    record("fuzz", tried=len(submissions), clean=len(submissions), tracebacks=0)
 
 
 async def test_invisible_characters_are_cleaned_the_same_on_both_databases(core, db):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import aiohttp
 import pytest
@@ -22,6 +23,7 @@ from bot.store.escalations import Escalation
 from bot.store.models import Partner, Target, User
 from tests.escalation_world import make_world
 from tests.fakes.slack_requests import block_action, sign, slash_command, view_submission
+from tests.hardening_counts import record
 from tests.test_escalation_e2e import E2E, SECRET, e2e, slack_values  # noqa: F401  (e2e is the fixture)
 
 SLACK_IDS = {"admin": "U0ADMIN", "lead": "U0LEAD", "acme-tl": "U0ACME1", "acme-am": "U0ACME2",
@@ -114,6 +116,44 @@ async def test_replayed_signed_requests_act_once(e2e: E2E):
     acted_once += 1
     print(f"replays tried {tried}, acted once {acted_once}")
     assert (tried, acted_once) == (4, 4)
+    record("replays", tried=tried, acted_once=acted_once)
+
+
+async def inbound_rows(e: E2E) -> int:
+    from bot.store.inbound_events import InboundEvent
+
+    async with e.core.db.session() as s:
+        return (await s.execute(select(func.count()).select_from(InboundEvent))).scalar_one()
+
+
+async def test_request_fingerprints_are_pruned_after_a_day_and_not_before(e2e: E2E):
+    from jobs import housekeeping
+
+    e = e2e
+    body, ctype = slash_command("/kpi", "acme", user="U0LEAD", response_url=e.slack.response_url("kpi"))
+    headers = {"Content-Type": ctype, **sign(SECRET, body)}
+    assert (await post_raw(e, body, headers))[0] == 200
+    await e.slack.wait_for(lambda f: len(f.responses) == 1)
+    kept = await inbound_rows(e)
+    assert kept >= 1
+    # well past the 5-minute signature window but inside the day kept: the row stays, a replay does nothing
+    e.clock.advance(hours=23, minutes=59)
+    assert await housekeeping.run(e.core) == 0
+    assert await inbound_rows(e) == kept
+    assert (await post_raw(e, body, headers))[0] == 200
+    await settle(e)
+    assert len(e.slack.responses) == 1
+    record("replays", tried=1, acted_once=1)
+    # a newer request is kept when the older ones go
+    body2, ctype2 = slash_command("/kpi", "globex", user="U0LEAD", response_url=e.slack.response_url("kpi2"))
+    assert (await post_raw(e, body2, {"Content-Type": ctype2, **sign(SECRET, body2)}))[0] == 200
+    await e.slack.wait_for(lambda f: len(f.responses) == 2)
+    e.clock.advance(minutes=2)
+    assert await housekeeping.run(e.core) == kept
+    assert await inbound_rows(e) == 1
+    e.clock.advance(days=1)
+    assert await housekeeping.run(e.core) == 1
+    assert await inbound_rows(e) == 0
 
 
 async def test_double_click_and_client_retry_of_one_form_act_once(e2e: E2E):
@@ -127,6 +167,7 @@ async def test_double_click_and_client_retry_of_one_form_act_once(e2e: E2E):
     assert await escalation_count(e) == 1
     texts = [c.body["text"] for c in e.slack.of("chat.postMessage")]
     assert sum(t.startswith("Filed ESC-") for t in texts) == 1 and any("Already saved" in t for t in texts)
+    record("replays", tried=1, acted_once=1)
 
 
 async def test_a_form_sent_back_with_errors_goes_through_once_corrected(e2e: E2E):
@@ -154,6 +195,7 @@ async def test_teams_activity_replayed_acts_once(e2e: E2E):
             async with http.post(e.server.make_url("/api/messages"), json=act) as resp:
                 assert resp.status in (200, 201)
     assert len(e.teams.of("reply")) + len(e.teams.of("send")) == before + 1
+    record("replays", tried=1, acted_once=1)
 
 
 # ---- forged requests --------------------------------------------------------------------------
@@ -179,6 +221,7 @@ async def test_forged_and_malformed_signatures_are_401_with_no_side_effect(e2e: 
     print(f"forged tried {len(statuses)}, rejected {statuses.count(401)}")
     assert statuses == [401] * len(statuses)
     assert await escalation_count(e) == 0 and not e.slack.calls
+    record("forged", tried=len(statuses), rejected=statuses.count(401))
 
 
 async def test_forged_breach_state_of_another_partner_is_refused(e2e: E2E):
@@ -253,6 +296,8 @@ async def test_data_protection_escalations_counted_only_for_who_may_see_them(e2e
             assert "Acme" not in pack and "Acme" not in digest
     print(f"aggregate attempts tried {tried}, refused {refused}, leaked {leaked}")
     assert leaked == 0
+    # the attempts that must be refused: packs and digests asked for by viewers without the capability
+    record("authorization", tried=refused + leaked, refused=refused, leaked=leaked)
 
 
 async def make_world_actors(e: E2E):
@@ -287,6 +332,7 @@ async def test_partner_users_learn_no_other_partner_and_no_ids(e2e: E2E):
     # the admin and the client still get suggestions across every partner
     assert "northwind" in (await ask(e, "lead", "/kpi", "northwnd")).lower()
     print(f"name-disclosure attempts tried {tried}, leaked {leaked}")
+    record("authorization", tried=tried, refused=tried - leaked, leaked=leaked)
 
 
 @pytest.mark.parametrize("who", ["acme-tl", "globex-tl", "unknown"])
@@ -306,3 +352,141 @@ async def test_cross_partner_buttons_refused_without_a_name(e2e: E2E, who: str):
         answer = json.dumps(e.slack.responses[-1])
         assert "Northwind" not in answer
     assert len(await e.events()) == before_events and not e.slack.of("views.open")
+    record("authorization", tried=4, refused=4, leaked=0)
+
+
+# ---- forged form state, every form, both platforms ----------------------------------------------
+
+ACME_TL_AAD = "00000000-0000-4000-8000-00000000a001"
+TEAMS_ACME_ESC = "19:acme-escalations@thread.tacv2"
+
+
+async def _side_effects(e: E2E) -> dict[str, object]:
+    """Everything a form could change, read from the database."""
+    from bot.store.announcements import Announcement, AnnouncementSite
+    from bot.store.escalations import EscalationEvent
+    from bot.store.feedback import FeedbackResponse
+    from bot.store.outbox import OutboxItem
+    from bot.store.reports import ReverseReport
+
+    async with e.core.db.session() as s:
+        async def count(model) -> int:  # noqa: ANN001
+            return (await s.execute(select(func.count()).select_from(model))).scalar_one()
+
+        sites = (await s.execute(select(AnnouncementSite))).scalars().all()
+        escalations = (await s.execute(select(Escalation))).scalars().all()
+        return {"escalations": await count(Escalation), "events": await count(EscalationEvent),
+                "reports": await count(ReverseReport), "feedback": await count(FeedbackResponse),
+                "outbox": await count(OutboxItem),
+                "states": sorted((x.id, x.status, x.assignee_id) for x in escalations),
+                "sites": sorted((x.id, x.acknowledged_at is not None, x.trained_at is not None) for x in sites),
+                "revisions": sorted((a.id, a.revision) for a in (await s.execute(select(Announcement))).scalars())}
+
+
+async def _forged_world(e: E2E) -> dict[str, int]:
+    """Globex's and Northwind's own objects an Acme user will name in forged form state."""
+    from datetime import timedelta
+
+    from bot.domain.announcements import Audience
+    from bot.services import announcements as announcements_service
+    from bot.store.announcements import AnnouncementSite
+    from bot.store.feedback import Pulse, PulseInvite
+
+    world = await make_world_actors(e)
+    now = e.clock.now()
+    globex, northwind = world.partners["globex"].id, world.partners["northwind"].id
+    esc = await service.file_escalation(e.core.db, actor=world.actor("northwind-tl"), partner_id=northwind,
+                                        severity="P3", category="sla_performance", title="NW thing", now=now)
+    await service.acknowledge(e.core.db, escalation_id=esc.id, actor=world.actor("northwind-tl"), now=now)
+    ann = await announcements_service.create_announcement(
+        e.core.db, actor=world.actor("lead"), now=now, draft=announcements_service.Draft(
+            title="Globex only", body="x", category="crm_change", effective_at=now + timedelta(days=3),
+            ack_deadline=now + timedelta(days=2), training_due=now + timedelta(days=2),
+            audience=Audience("partners", partner_ids=frozenset({globex}))))
+    async with e.core.db.transaction() as s:
+        target = next(t for t in (await s.execute(select(Target))).scalars() if t.partner_id == globex)
+        breach = BreachEpisode(target_id=target.id, partner_id=globex, opened_at=now, last_violating_start=now,
+                               last_violating_end=now, worst_value=1, last_value=1, created_at=now)
+        pulse = Pulse(partner_id=globex, period="2026-11", opened_at=now, reminder_due_at=now + timedelta(days=2))
+        s.add_all([breach, pulse])
+        await s.flush()
+        s.add(PulseInvite(pulse_id=pulse.id, handle="globex-tl"))
+        site = (await s.execute(select(AnnouncementSite).where(AnnouncementSite.announcement_id == ann.id))
+                ).scalars().first()
+    return {"esc": esc.id, "ann": ann.id, "globex": globex, "breach": breach.id, "pulse": pulse.id, "site": site.id}
+
+
+def _forgeries(ids: dict[str, int]) -> list[tuple[str, str, dict[str, str], dict[str, str]]]:
+    """(form, state, fixed fields, typed values) an Acme team lead sends about another partner's objects."""
+    esc, filing = f"escalation:{ids['esc']}", dict(severity="P2", category="sla_performance", title="t",
+                                                      description="d")
+    return [
+        ("escalation_file", "", {"partner": "globex"}, filing),
+        ("escalation_file", f"breach:{ids['breach']}", {"partner": "acme"}, filing),
+        ("escalation_note_form", esc, {}, {"note": "forged note"}),
+        ("escalation_resolve_form", esc, {}, {"note": "forged resolution"}),
+        ("escalation_reassign_form", esc, {}, {"assignee": "acme-tl", "note": ""}),
+        ("feedback_form", f"pulse:{ids['pulse']}", {}, {"overall": "1", "comment": "forged"}),
+        ("reverse_report_form", "", {"partner": "globex"}, {"kind": "praise", "text": "forged", "rating": "5"}),
+        ("announcement_form", f"AN-{ids['ann']}", {}, {"title": "forged", "body": "forged", "category": "other"}),
+        ("announcement_question_form", f"an-partner:{ids['ann']}:{ids['globex']}", {}, {"question": "forged?"}),
+        ("announcement_training_form", f"an-partner:{ids['ann']}:{ids['globex']}", {},
+         {"site": str(ids["site"]), "agents": "5"}),
+    ]
+
+
+async def _slack_submit(e: E2E, form: str, state: str, fixed: dict, typed: dict, user: str) -> str:
+    meta = json.dumps({"state": state, "fixed": fixed})
+    body, ctype = view_submission(form, slack_values(**typed), user=user, private_metadata=meta)
+    before = len(e.slack.of("chat.postMessage"))
+    status, text = await post_raw(e, body, {"Content-Type": ctype, **sign(SECRET, body)})
+    assert status == 200
+    if not text:  # the answer comes as a message to the submitter
+        await e.slack.wait_for(lambda f: len(f.of("chat.postMessage")) > before)
+    return text + json.dumps([c.body for c in e.slack.of("chat.postMessage")[before:]])
+
+
+async def _teams_submit(e: E2E, form: str, state: str, fixed: dict, typed: dict, user: str) -> str:
+    before = len(e.teams.calls)
+    await e.teams_post({"form": form, "state": state, "fixed": fixed, **typed}, user=user,
+                       conversation=TEAMS_ACME_ESC, reply_to=f"card-{form}")
+    return json.dumps([c.activity for c in e.teams.calls[before:]])
+
+
+async def test_forged_form_state_naming_another_partner_is_refused_on_slack_and_teams(e2e: E2E):
+    e = e2e
+    ids = await _forged_world(e)
+    tried = refused = leaked = 0
+    for platform, submit, user in (("slack", _slack_submit, "U0ACME1"), ("teams", _teams_submit, ACME_TL_AAD)):
+        for form, state, fixed, typed in _forgeries(ids):
+            before = await _side_effects(e)
+            answer = await submit(e, form, state, fixed, typed, user)
+            tried += 1
+            changed = await _side_effects(e) != before
+            named = [w for w in ("Globex", "Northwind", "NW thing", "Globex only") if w in answer]
+            refused += not changed
+            leaked += bool(named)
+            assert not changed, f"{platform} {form} {state!r} {fixed} changed something: {answer[:400]}"
+            assert not named, f"{platform} {form} answer names {named}: {answer[:400]}"
+            assert answer.strip("[]"), f"{platform} {form}: no answer at all"
+    # an escalation form naming Northwind's escalation reads like one naming an escalation that does not exist
+    for form, typed in (("escalation_note_form", {"note": "n"}), ("escalation_resolve_form", {"note": "n"}),
+                        ("escalation_reassign_form", {"assignee": "acme-tl", "note": ""})):
+        answers = []
+        for ref in (ids["esc"], 999):
+            answer = await _slack_submit(e, form, f"escalation:{ref}", {}, typed, "U0ACME1")
+            answers.append(re.sub(r'"ts": "[^"]*"', "", answer.replace(f"ESC-{ref}", "ESC-N")))
+        tried += 1
+        leaked += answers[0] != answers[1]
+        assert answers[0] == answers[1], answers
+    refused = tried - leaked
+    print(f"forged form state tried {tried}, refused {refused}, leaked {leaked}")
+    assert (tried, refused, leaked) == (23, 23, 0)
+    record("authorization", tried=tried, refused=refused, leaked=leaked)
+    # the same paths act for whom the state belongs to: the refusals above are about the actor, not the path
+    before = (await _side_effects(e))["events"]
+    await _slack_submit(e, "escalation_note_form", f"escalation:{ids['esc']}", {}, {"note": "own note"}, "U0NORTH1")
+    assert (await _side_effects(e))["events"] == before + 1
+    await _teams_submit(e, "escalation_file", "", {"partner": "acme"}, dict(severity="P2", category="sla_performance",
+                                                                          title="own", description="d"), ACME_TL_AAD)
+    assert (await _side_effects(e))["escalations"] == 2

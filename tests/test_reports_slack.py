@@ -114,8 +114,9 @@ async def test_slack_report_sent_posted_acknowledged_and_sender_told(slack):
     # user text reaches Slack escaped: no live mention or link from the report text
     assert "<!channel>" not in blocks and "<@U0ADMIN>" not in blocks and "<https://evil" not in blocks
     assert "&lt;!channel&gt;" in blocks and "&amp;" in blocks and "&gt; 3 dropped" in blocks
-    # blockkit.escape handles the three mrkdwn control characters; *bold* stays (formatting, not injection)
-    assert ("Leads from &lt;https://evil.example|bank&gt; &amp; *bold* claims &lt;!channel&gt; &lt;@U0ADMIN&gt; "
+    # user text is shown literally: *bold* reads "*bold*" (a date token's fallback), as in Teams
+    star = "<!date^0^{_}|*>"
+    assert (f"Leads from &lt;https://evil.example|bank&gt; &amp; {star}bold{star} claims &lt;!channel&gt; &lt;@U0ADMIN&gt; "
             "&gt; 3 dropped") in blocks
     assert "★★☆☆☆ 2/5" in blocks and "RR-1" in blocks
     button = next(e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"])

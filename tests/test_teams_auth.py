@@ -26,6 +26,7 @@ from bot.settings import Settings
 from bot.store.conversations import ConversationRef
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.token_issuer import FakeTokenIssuer, new_key
+from tests.hardening_counts import record
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
 CONVERSATION = "19:acme-alerts@thread.tacv2"
@@ -116,6 +117,7 @@ async def test_teams_auth_forged_or_missing_token_gets_401_without_side_effect(s
     assert await post(server, message, token) == 401
     assert await stored(db) == 0
     assert connector.calls == []
+    record("forged", tried=1, rejected=1)
 
 
 async def raw_cloud_adapter_statuses(settings: Settings, requests: list[tuple[dict, str | None]]) -> list[int]:

@@ -1,13 +1,15 @@
 """Render neutral messages and forms as Block Kit. Pure: no I/O, no Slack client.
 
-Every data string is escaped for mrkdwn (&, <, >) so `<!channel>` or `<@U123>` in a partner
-name or title notifies nobody. Limits are met by construction: over-long content is cut with
+Every data string is shown literally: &, < and > are escaped so `<!channel>` or `<@U123>` in a
+partner name or title notifies nobody, and the formatting marks (* _ ~ `, a line-leading >, an
+:emoji: code) are neutralised so "*bold*" typed by a user reads "*bold*", as it does in Teams. Limits are met by construction: over-long content is cut with
 "...and N more" instead of being rejected by Slack with invalid_blocks.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from bot.messages import (
@@ -41,23 +43,49 @@ STATUS_EMOJI = {Status.OK: ":white_check_mark:", Status.WARNING: ":warning:", St
                 Status.NO_DATA: ":heavy_minus_sign:"}
 
 
-def escape(text: str) -> str:
-    """Escape the three characters mrkdwn gives meaning to."""
+# mrkdwn has no backslash escape. A date token whose format is invalid always shows its fallback
+# text, unformatted: "<!date^0^{_}|*>" reads "*" and never opens bold, italic, strike or code.
+_MARK = re.compile(r"[*_~`]|:(?=[a-z0-9_+'-]+:)")
+_QUOTE = re.compile(r"^(\s*)&gt;", re.MULTILINE)
+
+
+def _literal(mark: str) -> str:
+    return f"<!date^0^{{_}}|{mark}>"
+
+
+def escape_plain(text: str) -> str:
+    """Escape the three characters Slack decodes as entities (enough for plain_text and fallbacks)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape(text: str) -> str:
+    """Return ``text`` as mrkdwn that shows it literally: no mention, link, styling, quote or emoji."""
+    text = _MARK.sub(lambda m: _literal(m.group()), escape_plain(text))
+    # a soft hyphen before a line-leading ">" keeps it text instead of a block quote
+    return _QUOTE.sub("\\1\u00ad&gt;", text)
+
+
+def _whole(cut: str) -> str:
+    """Drop a token or entity the cut split in two, so a clipped text never shows "<!date^" or "&am"."""
+    if cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]
+    if cut.rfind("&") > cut.rfind(";"):
+        cut = cut[: cut.rfind("&")]
+    return cut
 
 
 def clip(text: str, limit: int) -> str:
     """Shorten ``text`` to ``limit`` characters with an ellipsis, at a word break when one is near."""
     if len(text) <= limit:
         return text
-    cut = text[: limit - 1]
+    cut = _whole(text[: limit - 1])
     head, space, _tail = cut.rpartition(" ")
     return (head.rstrip(" ·,;:—-") if space and len(head) >= limit // 2 else cut) + "…"
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
     # Slack decodes entities in plain_text too; escaping keeps "<!here>" in data inert everywhere.
-    return {"type": "plain_text", "text": clip(escape(text), limit) or " ", "emoji": True}
+    return {"type": "plain_text", "text": clip(escape_plain(text), limit) or " ", "emoji": True}
 
 
 def _mrkdwn_section(text: str) -> dict[str, Any]:
@@ -159,7 +187,7 @@ def message_blocks(message: Message, *, limit: int = MAX_BLOCKS) -> list[dict[st
 
 def fallback_text(message: Message) -> str:
     """Return the top-level text Slack shows in notifications and where blocks can't render."""
-    return clip(escape(message.text), MAX_FALLBACK)
+    return clip(escape_plain(message.text), MAX_FALLBACK)
 
 
 def render_message(message: Message) -> dict[str, Any]:

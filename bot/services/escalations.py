@@ -33,8 +33,10 @@ from bot.domain.escalation import (
     close_due,
     escalate_due,
     next_action,
+    not_visible,
     plan,
     repeat_due,
+    require_view,
 )
 from bot.domain.wording import possessive
 from bot.services.outbox import enqueue, enqueue_direct, enqueue_to_route, route_key
@@ -319,10 +321,15 @@ async def _change(db: Database, escalation_id: int, *, move: Move, actor: Actor 
         try:
             async with db.transaction() as session:
                 esc = await get_escalation(session, escalation_id, lock=True)
+                if esc is None and actor is not None:  # worded like "not yours": nobody learns which refs exist
+                    raise AccessDenied(not_visible(f"ESC-{escalation_id}"))
                 if esc is None:
                     raise EscalationNotFound(f"There is no escalation ESC-{escalation_id}.")
                 assignee = None
                 if assignee_handle is not None:
+                    if actor is not None:  # before naming the escalation in an assignee error
+                        require_view(actor, partner_id=esc.partner_id, category=esc.category,
+                                     filed_by=esc.filed_by, ref=esc.ref)
                     assignee = await find_assignee(session, esc, assignee_handle)
                 await _apply(session, esc, move=move, actor=actor, now=now, note=note, assignee=assignee)
             return esc

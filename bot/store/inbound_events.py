@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.store.models import utc_column
+
+# A fingerprint must outlive Slack's 5-minute signature window (a replay inside it is refused by the
+# row, after it by the signature check); a day also covers Events API retries and double clicks.
+KEEP = timedelta(days=1)
 
 
 class InboundEvent(SQLModel, table=True):
@@ -35,6 +39,14 @@ async def forget(session: AsyncSession, *, platform: str, event_id: str) -> None
     from sqlalchemy import delete
 
     await session.execute(delete(InboundEvent).where(InboundEvent.event_id == f"{platform}:{event_id}"))
+
+
+async def prune(session: AsyncSession, *, now: datetime, keep: timedelta = KEEP) -> int:
+    """Delete events received more than ``keep`` before ``now``; return how many went."""
+    from sqlalchemy import delete
+
+    result = await session.execute(delete(InboundEvent).where(InboundEvent.received_at < now - keep))
+    return result.rowcount or 0
 
 
 def fingerprint(*parts: str) -> str:
