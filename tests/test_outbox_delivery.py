@@ -219,6 +219,27 @@ async def test_deliver_due_paces_one_message_per_second_per_channel(db, clock, m
     assert [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)] == [1.0, 1.0]
 
 
+async def test_deliver_due_keeps_window_limits_across_replicas_from_recorded_sends(db, clock, make_core,
+                                                                                 frozen_sleep):
+    # Teams-like limits (2 per second, 3 per 3 s); two replicas, each with its own gateway (and
+    # so its own in-process pacer), take the conversation's batches in turn
+    core = make_core()
+    first, second = RecordingGateway(clock, platform="teams"), RecordingGateway(clock, platform="teams")
+    for gw in (first, second):
+        gw.window_limits = ((2, 1.0), (3, 3.0))
+    async with db.transaction() as s:
+        for n in range(6):
+            await outbox.enqueue(s, platform="teams", destination="T1", message=_msg(f"m{n}"), key=f"t{n}",
+                                 now=clock.now())
+    start = clock.now()
+    for gw in (first, second, first):
+        assert (await deliver_due(core, {"teams": gw}, limit=2, sleep=frozen_sleep)).sent == 2
+    sends = sorted([(x.at, x.message.title) for x in first.sent + second.sent])
+    assert [t for _, t in sends] == [f"m{n}" for n in range(6)]
+    # the second replica's first send waits for the first replica's sends to leave the windows
+    assert [(at - start).total_seconds() for at, _ in sends] == [0.0, 0.0, 1.0, 3.0, 3.0, 4.0]
+
+
 async def test_deliver_due_claimed_row_is_not_sent_twice_by_second_worker(db, clock, make_core):
     core = make_core()
     gw = RecordingGateway(clock)

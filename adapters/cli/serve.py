@@ -45,7 +45,9 @@ def build_gateways(core: Core) -> dict[str, ChatGateway]:
         gateway = _make("adapters.slack.gateway", core)
         if gateway is not None:
             gateways["slack"] = gateway
-    if settings.microsoft_app_id:
+    # without an app id (LIAISON_TEAMS_ALLOW_UNAUTHENTICATED: the Emulator, a fake connector) the
+    # connector is called without a token, as botbuilder does for an anonymous bot
+    if settings.microsoft_app_id or settings.teams_allow_unauthenticated:
         gateway = _make("adapters.teams.gateway", core)
         if gateway is not None:
             gateways["teams"] = gateway

@@ -15,7 +15,7 @@ from botbuilder.schema import ChannelAccount, ConversationParameters, Conversati
 
 from adapters.teams.auth import make_adapter
 from adapters.teams.bot import member_key, message_activity, personal_key
-from adapters.teams.pacing import Pacer
+from adapters.teams.pacing import LIMITS, Pacer
 from bot.core import Core
 from bot.messages import Message
 from bot.ports import DeliveryError, PostResult
@@ -63,6 +63,9 @@ class TeamsGateway:
     """
 
     platform = "teams"
+    # Teams' per-conversation limits, kept across replicas by the delivery worker (from the
+    # outbox's recorded sends); the Pacer below keeps them within this process between its calls
+    window_limits = LIMITS
 
     def __init__(self, core: Core, adapter: CloudAdapter, *, pacer: Pacer | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, rng: random.Random | None = None,

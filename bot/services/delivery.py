@@ -9,6 +9,9 @@ Safe with several replicas (PostgreSQL coordinates, no broker):
   is finished (sent, retried, dead) only by the holder of its token.
 - The pace (one message per LIAISON_SLACK_PACE_SECONDS per channel) and Retry-After holds live
   in the ``destination_hold`` row, so N replicas together keep one channel at the pace.
+  A gateway with ``window_limits`` (Teams: 7 per 1 s, 8 per 2 s, 60 per 30 s, 1800 per hour
+  per conversation) is paced by the destination's sends recorded in the outbox (``sent_at``,
+  by every replica), so a destination handed from one replica to the next keeps them too.
 - A row is marked in flight (``sending_since``) just before the platform is called and
   marked sent in its own short transaction right after. A row reclaimed with the mark set
   (its sender died mid-send or got no answer) is first looked up on the platform when the
@@ -214,6 +217,33 @@ async def _wait_for_pace(core: Core, item: OutboxItem, sleep: Sleep) -> None:
             await sleep(remaining)
 
 
+async def _wait_for_windows(core: Core, item: OutboxItem, limits: tuple[tuple[int, float], ...],
+                            sleep: Sleep) -> float:
+    """Sleep until the destination's recorded sends leave room under every ``(count, window)``; return the wait.
+
+    The sends are the outbox's, by every replica (one sender per destination at a time, so the
+    sends before this one are recorded). ``sent_at`` is taken after the platform answered, a
+    little after the message arrived, which errs on the slow side.
+    """
+    if not limits:
+        return 0.0
+    now = core.clock.now()
+    wait = 0.0
+    async with core.db.session() as session:
+        for count, window in limits:
+            # the count-th latest send inside the window: the next may go once it is a window old
+            nth = (await session.execute(
+                select(OutboxItem.sent_at).where(
+                    OutboxItem.platform == item.platform, OutboxItem.destination == item.destination,
+                    OutboxItem.status == OutboxStatus.SENT, OutboxItem.sent_at > now - timedelta(seconds=window))
+                .order_by(OutboxItem.sent_at.desc()).offset(count - 1).limit(1))).scalar()
+            if nth is not None:
+                wait = max(wait, (nth + timedelta(seconds=window) - now).total_seconds())
+    if wait > 0:
+        await sleep(wait)
+    return wait
+
+
 class _Outcome:
     NEXT = "next"  # go on with the destination's next row
     STOP = "stop"  # hand the destination's other rows back (order: they wait behind this one)
@@ -252,6 +282,11 @@ async def _send_one(core: Core, item: OutboxItem, gateway: ChatGateway, *, sleep
     pace = pace_seconds(core, item.platform)
     try:
         await _wait_for_pace(core, item, sleep)
+        if await _wait_for_windows(core, item, getattr(gateway, "window_limits", ()), sleep) and core.draining:
+            # stopping while this destination waited for its window: hand the row back unsent
+            await _release(core, [item])
+            report.waiting += 1
+            return _Outcome.STOP, None
         if not await _start_sending(core, item, core.clock.now()):
             report.lost += 1
             return _Outcome.STOP, None

@@ -1,12 +1,20 @@
 """A fake Bot Connector on 127.0.0.1: records replies, updates, proactive sends and new conversations; scripted failures.
 
 Activities point their serviceUrl here, so the real botbuilder ConnectorClient talks to it.
+It never de-duplicates: a repeated send is recorded again. Runs in-process (``start()``) or as
+its own process (``python -m tests.fakes.bot_connector PORT LOGFILE [DELAY]``) for tests with
+real ``liaison serve`` replicas: then every call is appended to LOGFILE as a JSON line with its
+arrival time (``time.monotonic``), so the count survives any replica, and with DELAY each
+answer comes that long after the call was taken (the message is already in the conversation).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import sys
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +40,8 @@ class FakeBotConnector:
     calls: list[ConnectorCall] = field(default_factory=list)
     failures: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)
     base_url: str = ""
+    log_path: str | None = None  # append every call as a JSON line (survives the bot's process)
+    answer_delay: float = 0.0  # answer this long after taking the call (a slow platform)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
 
@@ -62,6 +72,11 @@ class FakeBotConnector:
         activity_id = request.match_info.get("activity")
         new_id = activity_id if verb == "update" else f"act-{next(self._ids)}"
         self.calls.append(ConnectorCall(verb, conversation, activity_id, activity, new_id, body_bytes=len(raw)))
+        if self.log_path:
+            _append_line(self.log_path, json.dumps({"verb": verb, "conversation": conversation, "id": new_id,
+                                                    "title": first_text(activity), "at": time.monotonic()}))
+        if self.answer_delay:
+            await asyncio.sleep(self.answer_delay)
         return web.json_response({"id": new_id})
 
     async def create(self, request: web.Request) -> web.Response:
@@ -76,7 +91,7 @@ class FakeBotConnector:
     async def update(self, request: web.Request) -> web.Response:
         return await self._handle(request, "update")
 
-    async def start(self) -> str:
+    async def start(self, port: int = 0) -> str:
         app = web.Application()
         app.router.add_post("/v3/conversations", self.create)
         app.router.add_post("/v3/conversations/{conversation}/activities", self.send)
@@ -84,7 +99,7 @@ class FakeBotConnector:
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self.update)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base_url = f"http://127.0.0.1:{port}/"
@@ -95,6 +110,26 @@ class FakeBotConnector:
             await self._runner.cleanup()
 
 
+def first_text(activity: dict[str, Any]) -> str:
+    """Return the first TextBlock of the activity's Adaptive Card (a message's title), else its text."""
+    def walk(node: Any) -> str | None:
+        if isinstance(node, dict):
+            if node.get("type") == "TextBlock" and node.get("text"):
+                return str(node["text"])
+            return next((t for t in map(walk, node.values()) if t is not None), None)
+        if isinstance(node, list):
+            return next((t for t in map(walk, node) if t is not None), None)
+        return None
+
+    return walk(activity.get("attachments") or []) or str(activity.get("text") or "")
+
+
+def _append_line(path: str, line: str) -> None:
+    # a tiny local append per call: a killed bot process must not lose what the fake took
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
 async def known_channel(core: Core, service_url: str, *, key: str, name: str, tenant_id: str | None = "tenant-1") -> None:
     """Store the conversation reference Teams would have given us for channel ``key`` (named ``name``)."""
     async with core.db.transaction() as s:
@@ -102,3 +137,16 @@ async def known_channel(core: Core, service_url: str, *, key: str, name: str, te
                               reference={"conversation": {"id": key, "isGroup": True}, "serviceUrl": service_url,
                                          "channelId": "msteams", "bot": {"id": "28:bot"}},
                               updated_at=core.clock.now()))
+
+
+async def _main(port: int, log_path: str, answer_delay: float) -> None:
+    fake = FakeBotConnector(log_path=log_path, answer_delay=answer_delay)
+    print(await fake.start(port), flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await fake.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(_main(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else 0.0))
