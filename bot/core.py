@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from bot.ports import Clock, SystemClock
+from bot.ports import Clock, OffsetClock, SystemClock
 from bot.settings import Settings
 from bot.store.db import Database
 
@@ -22,4 +23,7 @@ class Core:
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, clock: Clock | None = None) -> Core:
         settings = settings or Settings()
-        return cls(db=Database(settings.database_url), settings=settings, clock=clock or SystemClock())
+        if clock is None:
+            offset = settings.clock_offset_seconds
+            clock = OffsetClock(timedelta(seconds=offset)) if offset else SystemClock()
+        return cls(db=Database(settings.database_url), settings=settings, clock=clock)

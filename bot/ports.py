@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from bot.messages import Message
@@ -21,6 +21,20 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+class OffsetClock:
+    """The wall clock moved by a fixed offset: a rehearsal of a schedule as if it were another moment.
+
+    Every replica given the same offset agrees on the time (leases, due moments), unlike a clock
+    started at a fixed moment in each process.
+    """
+
+    def __init__(self, offset: timedelta) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
 
 
 class ManualClock:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(120.0, gt=0, validation_alias=_env("LIAISON_DELIVERY_LEASE_SECONDS"))
     # on SIGTERM, how long `serve` waits for job runs in progress (the send in flight) before exiting
     shutdown_grace_seconds: float = Field(30.0, gt=0, validation_alias=_env("LIAISON_SHUTDOWN_GRACE_SECONDS"))
+    # run the schedule as if the wall clock were this many seconds later (earlier if negative): a
+    # rehearsal of a Monday's digests or a QBR week on a test deployment; 0 in production
+    clock_offset_seconds: float = Field(0.0, validation_alias=_env("LIAISON_CLOCK_OFFSET_SECONDS"))
     # Slack allows about one message per second per channel
     slack_pace_seconds: float = Field(1.0, ge=0, validation_alias=_env("LIAISON_SLACK_PACE_SECONDS"))
 

@@ -32,3 +32,16 @@ def test_cli_help_imports_no_heavy_library():
     assert out.strip().splitlines()[-1] == "[]"
     for command in COMMANDS:
         assert command in out
+
+
+def test_clock_offset_setting_moves_every_core_clock_by_the_same_amount():
+    """LIAISON_CLOCK_OFFSET_SECONDS: a rehearsal clock that every replica shares (tests/test_replicas_reminders.py)."""
+    from datetime import timedelta
+
+    from bot.core import Core
+    from bot.ports import OffsetClock, SystemClock
+    from bot.settings import Settings
+
+    moved = Core.from_settings(Settings(LIAISON_CLOCK_OFFSET_SECONDS="-86400", LIAISON_DATABASE_URL="sqlite://"))
+    assert isinstance(moved.clock, OffsetClock) and moved.clock.offset == timedelta(days=-1)
+    assert isinstance(Core.from_settings(Settings(LIAISON_DATABASE_URL="sqlite://")).clock, SystemClock)

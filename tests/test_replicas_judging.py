@@ -86,6 +86,10 @@ async def test_three_replicas_judging_one_new_day_alert_each_breach_once(db, db_
         print(f"3 replicas judging one day: expected {sum(expected.values())} alerts and digests, posted {sum(posted.values())}, "
               f"by channel {dict(posted)}")
         assert posted == expected
+        min_gap, busiest = slack.pace()  # the fake's own arrival times, across all three replicas
+        print(f"  smallest gap between two posts to one channel {min_gap:.3f} s (pace 0.05 s), "
+              f"most posts to one channel in one second {busiest}")
+        assert min_gap >= 0.05 and busiest <= 20
         async with db.session() as s:
             assert (await s.execute(select(func.count()).select_from(BreachEpisode))).scalar_one() == len(PARTNERS)
         assert all(r.proc.poll() is None for r in replicas)

@@ -136,6 +136,17 @@ class FakeSlackApi:
     def of(self, method: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method]
 
+    def pace(self, method: str = "chat.postMessage") -> tuple[float, int]:
+        """Return (smallest gap in seconds between two posts to one channel, most posts to one channel in any
+        one second), from the arrival times this fake recorded; (inf, 0) when nothing was posted."""
+        by_channel: dict[str, list[float]] = {}
+        for call in self.of(method):
+            by_channel.setdefault(str(call.body.get("channel")), []).append(call.at)
+        gaps = [b - a for times in by_channel.values() for a, b in zip(times, times[1:], strict=False)]
+        busiest = max((sum(1 for t in times if start <= t < start + 1) for times in by_channel.values()
+                       for start in times), default=0)
+        return (min(gaps, default=float("inf")), busiest)
+
     def response_url(self, name: str = "cmd") -> str:
         return f"{self.base_url}response/{name}"
 
