@@ -66,3 +66,41 @@ async def test_message_committed_during_a_delivery_run_goes_out_in_that_run(db, 
     finally:
         outbox.remove_commit_listener(listener)
     assert [x.message.title for x in gateway.sent] == ["first", "during"] and report.sent == 2
+
+
+async def test_healthz_says_whether_this_replica_holds_a_job_lock_right_now(db, clock):
+    """/healthz scheduler_lock: true only while this process holds a job's lock; another holder makes it false."""
+    import aiohttp
+    from aiohttp.test_utils import TestServer
+    from sqlalchemy import text
+
+    from adapters.http import create_app
+    from bot.store.locks import _KEY, try_hold
+
+    core = Core(db=db, settings=Settings(_env_file=None, database_url=db.url), clock=clock)
+    server = TestServer(create_app(core, mounts=()), host="127.0.0.1")
+    await server.start_server()
+
+    async def health() -> dict:
+        async with aiohttp.ClientSession() as http, http.get(server.make_url("/healthz")) as resp:
+            assert resp.status == 200
+            return await resp.json()
+
+    try:
+        idle = await health()
+        assert (idle["scheduler_lock"], idle["jobs_running"]) == (False, [])
+        async with try_hold(db, "job:digest") as mine:
+            assert mine
+            busy = await health()
+            assert (busy["scheduler_lock"], busy["jobs_running"]) == (True, ["digest"])
+        assert (await health())["scheduler_lock"] is False
+        if not db.is_sqlite:  # another replica (its own session) holds the lock: this one does not get it
+            async with db.engine.connect() as other:
+                await other.execute(text(f"SELECT pg_advisory_lock({_KEY})"), {"name": "job:digest"})
+                async with try_hold(db, "job:digest") as mine:
+                    assert not mine
+                    assert (await health())["scheduler_lock"] is False
+                await other.execute(text(f"SELECT pg_advisory_unlock({_KEY})"), {"name": "job:digest"})
+        assert (await health())["coordination"] == ("sqlite-single-process" if db.is_sqlite else "postgresql")
+    finally:
+        await server.close()
