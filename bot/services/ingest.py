@@ -104,40 +104,50 @@ _STAGE = Table(
     Column("pos", Integer), Column("morder", Integer), Column("partner_id", Integer), Column("site_id", Integer),
     Column("scope_site", Integer), Column("channel", String(16)), Column("metric", String(32)),
     Column("period_start", UTCDateTime()), Column("period_end", UTCDateTime()), Column("lookback", UTCDateTime()),
-    Column("num", Float), Column("den", Float), Column("aux", Float), Column("source", String(64)),
-    Column("ingested_at", UTCDateTime()),
+    Column("num", Float), Column("den", Float), Column("aux", Float),
     prefixes=["TEMPORARY"],
 )
+_STAGED = ("partner_id", "site_id", "scope_site", "channel", "metric", "period_start", "period_end", "num", "den",
+           "aux")
 _COLUMNS = ("partner_id", "site_id", "scope_site", "channel", "metric", "period_start", "period_end", "num", "den",
             "aux", "source", "ingested_at")
 
 
 def _statements() -> dict[str, object]:
     m, s = Measurement.__table__.c, _STAGE.c
+    e = Measurement.__table__.alias("stored").c
     same_key = and_(m.partner_id == s.partner_id, m.scope_site == s.scope_site, m.channel == s.channel,
                     m.metric == s.metric, m.period_start == s.period_start)
+    exact = and_(e.partner_id == s.partner_id, e.scope_site == s.scope_site, e.channel == s.channel,
+                 e.metric == s.metric, e.period_start == s.period_start, e.period_end == s.period_end)
     differs = or_(m.num != s.num, m.den != s.den, m.aux.is_distinct_from(s.aux), m.period_end != s.period_end)
     at = {name: bindparam(name, type_=UTCDateTime()) for name in ("lo", "hi", "first")}
+    # what every row of one load carries alike, bound once per statement rather than staged per row
+    ingest = {"source": bindparam("source", type_=String(64)), "ingested_at": bindparam("now", type_=UTCDateTime())}
     return {
         # does any stored period of this scope and metric overlap [first, hi)? (rides the unique key's index)
         "probe": select(literal(1)).where(
             m.partner_id == bindparam("p"), m.scope_site == bindparam("s"), m.channel == bindparam("c"),
             m.metric == bindparam("m"), m.period_start >= at["lo"], m.period_start < at["hi"],
             m.period_end > at["first"]).limit(1),
-        # stored periods that overlap a staged one but are cut differently (sums would count twice)
+        # stored periods that overlap a staged one but are cut differently (sums would count twice); a
+        # staged period stored exactly as it is overlaps nothing else (stored periods never overlap), so
+        # only the others are looked for around, and a re-send skips the range scan
         "conflicts": select(s.pos, s.morder, s.metric, s.partner_id, m.period_start, m.period_end).select_from(
             _STAGE.join(Measurement.__table__, and_(
                 m.partner_id == s.partner_id, m.scope_site == s.scope_site, m.channel == s.channel,
                 m.metric == s.metric, m.period_start >= s.lookback, m.period_start < s.period_end,
-                m.period_end > s.period_start, or_(m.period_start != s.period_start, m.period_end != s.period_end)))),
+                m.period_end > s.period_start, or_(m.period_start != s.period_start, m.period_end != s.period_end))))
+        .where(~exists().where(exact)),
         # per (partner, period start): staged rows that change a stored one, and all that change or add
         "status": select(s.partner_id, s.period_start, func.count(m.id), func.count()).select_from(
             _STAGE.outerjoin(Measurement.__table__, same_key)).where(or_(m.id.is_(None), differs))
         .group_by(s.partner_id, s.period_start),
         "update": update(Measurement.__table__).where(same_key, differs).values(
-            {c: s[c] for c in ("site_id", "period_end", "num", "den", "aux", "source", "ingested_at")}),
+            {**{c: s[c] for c in ("site_id", "period_end", "num", "den", "aux")}, **ingest}),
         "insert": insert(Measurement.__table__).from_select(
-            list(_COLUMNS), select(*(s[c] for c in _COLUMNS)).where(~exists().where(same_key))),
+            list(_COLUMNS), select(*(s[c] if c in s else ingest[c] for c in _COLUMNS)).where(
+                ~exists().where(same_key))),
         "clear": delete(_STAGE),
     }
 
@@ -228,8 +238,8 @@ class _ChunkWriter:
         fresh, staged = [], []
         for m, (index, order) in zip(items, positions, strict=True):
             if (m["partner_id"], m["scope_site"], m["channel"], m["metric"]) in stored:
-                m["pos"], m["morder"], m["lookback"] = index, order, m["period_start"] - _LOOKBACK
-                staged.append(m)
+                staged.append({"pos": index, "morder": order, "lookback": m["period_start"] - _LOOKBACK,
+                               **{c: m[c] for c in _STAGED}})
             else:
                 fresh.append(m)
         return fresh, staged
@@ -248,10 +258,11 @@ class _ChunkWriter:
             status = (await session.execute(_SQL["status"])).all()
             changed = sum(n for _pid, _start, n, _all in status)
             created = sum(n for _pid, _start, _n, n in status) - changed
+            same = {"source": self.source, "now": self.now}
             if changed:
-                await session.execute(_SQL["update"])
+                await session.execute(_SQL["update"], same)
             if created:
-                await session.execute(_SQL["insert"])
+                await session.execute(_SQL["insert"], same)
             self.report.created += created
             self.report.changed += changed
             self.report.unchanged += len(staged) - created - changed
