@@ -231,8 +231,11 @@ def _check(rec: RawRecord, partners: Mapping[str, PartnerInfo]) -> tuple[IngestR
             err("interval_start", problem)
     counts: dict[str, float] = {}
     for col in COUNT_COLUMNS:
+        raw = v.get(col)
+        if raw is None or raw == "":  # not measured (most columns of most rows: skip the call)
+            continue
         try:
-            n = _number(v.get(col), whole=col not in FRACTIONAL)
+            n = _number(raw, whole=col not in FRACTIONAL)
         except (TypeError, ValueError, OverflowError) as exc:
             shown = str(v.get(col))
             err(col, f"'{shown if len(shown) <= 40 else shown[:37] + '...'}' {exc}")
