@@ -63,7 +63,7 @@ async def post_measurements(request: web.Request) -> web.Response:
         return _problem(422, str(exc), errors=[])
     report = await ingest_rows(core, records, source="api", errors=errors)
     if report.errors:
-        return _rejected(report.errors)
+        return _rejected(report.errors, more=report.more_errors)
     return web.json_response({"rows": report.rows, "measurements": report.measurements, "created": report.created,
                               "changed": report.changed, "unchanged": report.unchanged})
 
@@ -88,11 +88,13 @@ async def post_staffing(request: web.Request) -> web.Response:
                               "schedule": vars(report.schedule), "versions": report.versions})
 
 
-def _rejected(errors) -> web.Response:
-    """Answer 422 with every row error, each naming its item and field."""
-    return web.json_response({"error": "rejected, nothing was written", "errors": [
-        {"item": _item(e.where), "field": e.field, "error": e.error} for e in errors
-    ]}, status=422)
+def _rejected(errors, *, more: int = 0) -> web.Response:
+    """Answer 422 with every row error (the first 1,000, and how many more), each naming its item and field."""
+    body: dict[str, object] = {"error": "rejected, nothing was written", "errors": [
+        {"item": _item(e.where), "field": e.field, "error": e.error} for e in errors]}
+    if more:
+        body["more_errors"] = more
+    return web.json_response(body, status=422)
 
 
 def _item(where: str) -> int | None:

@@ -260,7 +260,7 @@ async def ingest_rows_(url: str, *, partners: int, weeks: int) -> list[Row]:
     from bot.core import Core
     from bot.demo.bulk import insert_rows, seed_partners, synthetic_partners
     from bot.demo.generator import COLUMNS, generate
-    from bot.ingest.csv_format import parse_csv
+    from bot.ingest.csv_format import stream_csv
     from bot.services.ingest import ingest_rows
     from bot.settings import Settings
     from bot.store.db import Database
@@ -291,8 +291,8 @@ async def ingest_rows_(url: str, *, partners: int, weeks: int) -> list[Row]:
         return time.perf_counter() - t0
 
     async def ingest() -> float:
-        records, errors = parse_csv(text)
-        report = await ingest_rows(core, records, source="bench.csv", errors=errors)
+        records = stream_csv(io.StringIO(text))  # as `liaison ingest` reads a file: line by line
+        report = await ingest_rows(core, records, source="bench.csv", errors=records.errors)
         if report.errors:
             raise SystemExit(f"bench data rejected: {report.errors[0].render()}")
         return report

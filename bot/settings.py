@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///liaison.db", validation_alias=_env("LIAISON_DATABASE_URL"))
     ingest_token: SecretStr | None = Field(None, validation_alias=_env("LIAISON_INGEST_TOKEN"))
     ingest_max_bytes: int = Field(5_000_000, validation_alias=_env("LIAISON_INGEST_MAX_BYTES"))
+    # files read whole (JSON exports, staffing files) by the CLI; a measurements CSV streams without a cap
+    ingest_file_max_bytes: int = Field(25_000_000, ge=1, validation_alias=_env("LIAISON_INGEST_FILE_MAX_BYTES"))
     log_level: str = Field("INFO", validation_alias=_env("LIAISON_LOG_LEVEL"))
 
     # SLA evaluation and the delivery outbox

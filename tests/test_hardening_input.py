@@ -112,14 +112,16 @@ async def test_fractional_seconds_stay_allowed(server, db):
     assert status == 200, answer
 
 
-def test_a_csv_file_over_the_load_cap_is_refused_whole_with_a_clear_line(tmp_path, monkeypatch, capsys):
-    import adapters.cli.ingest as ingest_cli
+def test_a_json_file_over_the_load_cap_is_refused_whole_with_a_clear_line(tmp_path, monkeypatch, capsys):
     from adapters.cli import main
 
-    monkeypatch.setattr(ingest_cli, "MAX_FILE_BYTES", 10_000)
-    path = tmp_path / "big.csv"
-    path.write_text("partner,site,channel,interval_start,interval_minutes,offered\n"
-                    + "acme,krakow,voice,2026-11-16T08:00:00+01:00,15,1\n" * 400)
+    # a JSON export is read whole; a CSV streams (tests/test_ingest_stream.py)
+    monkeypatch.setenv("LIAISON_INGEST_FILE_MAX_BYTES", "10000")
+    monkeypatch.setenv("LIAISON_DATABASE_URL", f"sqlite:///{tmp_path / 'cap.db'}")
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps([{"partner": "acme", "site": "krakow", "channel": "voice",
+                                 "interval_start": "2026-11-16T08:00:00+01:00", "interval_minutes": 15,
+                                 "offered": 1}] * 200))
     assert main(["ingest", str(path)]) == 1
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and "more than one load takes" in out[0] and "split it" in out[0]

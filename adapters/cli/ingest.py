@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+from collections.abc import Iterator
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from bot.connectors.base import ConnectorError
 from bot.connectors.zendesk import ZendeskConnector, ZendeskMapping, ZendeskRoute
 from bot.core import Core
-from bot.ingest.csv_format import parse_csv
+from bot.ingest.csv_format import parse_csv, stream_csv
 from bot.ingest.json_format import parse_json
 from bot.ingest.rows import FormatError
 from bot.services.ingest import ingest_rows
@@ -58,21 +60,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     pull.set_defaults(func=_pull)
 
 
-# About 250,000 rows of a typical export; measured at about 0.5 GB of memory (README "Hardening").
+# Whole-file reads (JSON exports, staffing files) hold the text and its records in memory: about
+# 250,000 rows, 0.5 GB. A measurements CSV streams in chunks and has no cap.
 MAX_FILE_BYTES = 25_000_000
 
 
-async def read_export(path: Path, *, fmt: str | None, parse_csv, parse_json):
+async def read_export(path: Path, *, fmt: str | None, parse_csv, parse_json, max_bytes: int = MAX_FILE_BYTES):
     """Read and parse an export file as CSV or JSON; on failure print one line and return None."""
     try:
         size = (await asyncio.to_thread(path.stat)).st_size
     except OSError as exc:
         print(f"{path}: cannot read it ({exc.strerror or exc})")
         return None
-    if size > MAX_FILE_BYTES:
-        # one load is validated whole (all or nothing) in memory; a bigger file would exhaust it
-        print(f"{path}: {size / 1e6:.0f} MB is more than one load takes (at most {MAX_FILE_BYTES / 1e6:.0f} MB, "
-              "about 250,000 rows); split it by day or site and load each part")
+    if size > max_bytes:
+        # such a file is validated whole (all or nothing) in memory; a bigger one would exhaust it
+        print(f"{path}: {size / 1e6:.0f} MB is more than one load takes (at most {max_bytes / 1e6:.0f} MB, "
+              "about 250,000 rows; LIAISON_INGEST_FILE_MAX_BYTES); split it by day or site and load each part")
         return None
     try:
         text = await asyncio.to_thread(path.read_text, encoding="utf-8")
@@ -90,19 +93,58 @@ async def read_export(path: Path, *, fmt: str | None, parse_csv, parse_json):
         return None
 
 
+def utf8_lines(handle: BinaryIO) -> Iterator[str]:
+    """Decode a binary file line by line (line ends kept, as the csv module wants them)."""
+    offset = 0
+    for number, raw in enumerate(handle, start=1):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FormatError(f"not UTF-8 text (line {number}, byte {offset + exc.start}); "
+                              "export it as UTF-8 and send it again") from exc
+        offset += len(raw)
+
+
 async def _ingest(args: argparse.Namespace) -> int:
     path = Path(args.file)
-    parsed = await read_export(path, fmt=args.format, parse_csv=parse_csv, parse_json=parse_json)
-    if parsed is None:
-        return 1
-    records, errors = parsed
+    fmt = args.format or ("json" if path.suffix.lower() == ".json" else "csv")
     core = Core.from_settings()
     try:
-        await ensure_schema(core.db)
-        report = await ingest_rows(core, records, source=path.name, dry_run=args.dry_run, errors=errors)
+        if fmt == "json":
+            parsed = await read_export(path, fmt=fmt, parse_csv=parse_csv, parse_json=parse_json,
+                                       max_bytes=core.settings.ingest_file_max_bytes)
+            if parsed is None:
+                return 1
+            records, errors = parsed
+            await ensure_schema(core.db)
+            report = await ingest_rows(core, records, source=path.name, dry_run=args.dry_run, errors=errors)
+        else:
+            report = await _ingest_csv(core, path, dry_run=args.dry_run)
+            if report is None:
+                return 1
     finally:
         await core.db.dispose()
     return answer_report(str(path), report, fix="Fix these and send the whole file again:")
+
+
+async def _ingest_csv(core: Core, path: Path, *, dry_run: bool):
+    """Stream a measurements CSV into one all-or-nothing load; on an unreadable file print one line."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        print(f"{path}: cannot read it ({exc.strerror or exc})")
+        return None
+    with handle:
+        try:
+            records = stream_csv(utf8_lines(handle))
+            await ensure_schema(core.db)
+            return await ingest_rows(core, records, source=path.name, dry_run=dry_run, errors=records.errors)
+        except FormatError as exc:
+            print(f"{path}: {exc}; nothing was written")
+            return None
+        except OSError as exc:
+            print(f"{path}: cannot read it ({exc.strerror or exc}); nothing was written")
+            return None
 
 
 def answer_report(name: str, report, *, fix: str) -> int:
@@ -111,6 +153,9 @@ def answer_report(name: str, report, *, fix: str) -> int:
         print(f"{name}: rejected, nothing was written. {fix}")
         for error in report.errors:
             print(f"  {error.render()}")
+        more = getattr(report, "more_errors", 0)
+        if more:
+            print(f"  ... and {more:,} more (the first {len(report.errors):,} are listed)")
         return 1
     print(f"{name}: {report.summary()}")
     return 0

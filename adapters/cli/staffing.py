@@ -28,11 +28,13 @@ async def _ingest(args: argparse.Namespace) -> int:
     from bot.store.bootstrap import ensure_schema
 
     path = Path(args.file)
-    parsed = await read_export(path, fmt=args.format, parse_csv=parse_csv, parse_json=parse_json)
+    core = Core.from_settings()
+    parsed = await read_export(path, fmt=args.format, parse_csv=parse_csv, parse_json=parse_json,
+                               max_bytes=core.settings.ingest_file_max_bytes)
     if parsed is None:
+        await core.db.dispose()
         return 1
     records, errors = parsed
-    core = Core.from_settings()
     try:
         await ensure_schema(core.db)
         report = await ingest_staffing(core, records, source=path.name, dry_run=args.dry_run, errors=errors)

@@ -5,7 +5,7 @@ Each metric is built from parts (``num``/``den``/``aux``) so any window aggregat
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -97,6 +97,62 @@ class RawRecord:
 
     where: str  # "line 14" or "item 3"
     values: dict[str, Any]
+
+
+# A file with more problems than this lists the first ones and counts the rest: the list stays
+# small in memory and on screen whatever the file holds.
+MAX_ERRORS = 1000
+
+
+class ErrorLog:
+    """Collect row errors in bounded memory: keep the first ``cap`` by position, count them all."""
+
+    def __init__(self, errors: Iterable[RowError] = (), *, cap: int = MAX_ERRORS) -> None:
+        self.cap = cap
+        self.total = 0
+        self._kept: list[RowError] = []
+        self.extend(errors)
+
+    def add(self, error: RowError) -> None:
+        self.total += 1
+        self._kept.append(error)
+        if len(self._kept) >= 2 * self.cap:
+            self._trim()
+
+    def extend(self, errors: Iterable[RowError]) -> None:
+        for error in errors:
+            self.add(error)
+
+    def merge(self, errors: Iterable[RowError]) -> None:
+        """Add another collection's errors, and its count of those it did not keep."""
+        self.extend(errors)
+        if isinstance(errors, ErrorLog):
+            self.total += errors.total - min(errors.total, errors.cap)
+
+    def _trim(self) -> None:
+        # a stable sort: errors of one position keep the order they were found in
+        self._kept.sort(key=lambda e: e.position)
+        del self._kept[self.cap:]
+
+    @property
+    def errors(self) -> list[RowError]:
+        """Return the kept errors in file order."""
+        self._trim()
+        return list(self._kept)
+
+    @property
+    def more(self) -> int:
+        """Return how many errors were found beyond the kept ones."""
+        return self.total - min(self.total, self.cap)
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self) -> Iterator[RowError]:
+        return iter(self.errors)
 
 
 class FormatError(ValueError):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -16,6 +16,7 @@ from bot.ingest.rows import (
     INTERVALS,
     PART_OF,
     REQUIRED,
+    ErrorLog,
     IngestRow,
     RawRecord,
     RowError,
@@ -87,15 +88,89 @@ def interval_end(start: datetime, minutes: int, tz: ZoneInfo) -> datetime:
 
 def validate(records: Sequence[RawRecord], partners: Mapping[str, PartnerInfo]) -> tuple[list[IngestRow], list[RowError]]:
     """Return the valid rows and every error; the caller writes nothing when errors exist."""
-    rows: list[IngestRow] = []
-    errors: list[RowError] = []
-    for rec in records:
-        row, row_errors = _check(rec, partners)
-        errors += row_errors
-        if row is not None:
-            rows.append(row)
-    errors += _overlaps(rows, partners)
-    return rows, errors
+    log = ErrorLog(cap=2**62)  # every error: callers of this list form hold the whole input anyway
+    checker = Validator(partners, log)
+    rows = checker.check(records)
+    checker.finish()
+    return rows, log.errors
+
+
+class Validator:
+    """Check records chunk by chunk; remember only what the overlap check needs (a few numbers a row).
+
+    Row problems go to ``errors`` as they are found; :meth:`finish` adds the rows that repeat or
+    overlap another row of the file, wherever in the file that row is.
+    """
+
+    def __init__(self, partners: Mapping[str, PartnerInfo], errors: ErrorLog) -> None:
+        self.partners = partners
+        self.errors = errors
+        self._zones = {slug: ZoneInfo(info.timezone) for slug, info in partners.items()}
+        # (partner, site, channel) -> columns of starts, ends (POSIX seconds), minutes, count mask, position
+        self._spans: dict[tuple[str, str, str], tuple[array, array, array, array, array]] = {}
+        self._prefix: str | None = None
+        self._odd: list[str] = []  # wheres that are not "<word> <number>" (kept whole, as negative positions)
+
+    def check(self, records: Iterable[RawRecord]) -> list[IngestRow]:
+        """Return the valid rows of these records; record their problems."""
+        rows = []
+        add = self.errors.add
+        for rec in records:
+            row, row_errors = _check(rec, self.partners)
+            for error in row_errors:
+                add(error)
+            if row is not None:
+                rows.append(row)
+                self._remember(row)
+        return rows
+
+    def _remember(self, row: IngestRow) -> None:
+        key = (row.partner, row.site, row.channel)
+        cols = self._spans.get(key)
+        if cols is None:
+            cols = self._spans[key] = (array("d"), array("d"), array("h"), array("q"), array("q"))
+        prefix, _, number = row.where.rpartition(" ")
+        if self._prefix is None:
+            self._prefix = prefix
+        if prefix == self._prefix and number.isdigit():
+            position = int(number)
+        else:
+            self._odd.append(row.where)
+            position = -len(self._odd)
+        mask = 0
+        for col in row.counts:
+            mask |= _BIT[col]
+        cols[0].append(row.start.timestamp())
+        cols[1].append(interval_end(row.start, row.minutes, self._zones[row.partner]).timestamp())
+        cols[2].append(row.minutes)
+        cols[3].append(mask)
+        cols[4].append(position)
+
+    def _where(self, position: int) -> str:
+        return self._odd[-position - 1] if position < 0 else f"{self._prefix} {position}"
+
+    def finish(self) -> None:
+        """Find rows of one scope whose periods overlap and that measure the same counts."""
+        add = self.errors.add
+        for (partner, site, channel), (starts, ends, minutes, masks, positions) in self._spans.items():
+            order = sorted(range(len(starts)), key=starts.__getitem__)
+            for i, a in enumerate(order):
+                start, end, mask = starts[a], ends[a], masks[a]
+                for b in order[i + 1:]:
+                    if starts[b] >= end:
+                        break
+                    shared = mask & masks[b]
+                    if not shared:
+                        continue  # a daily survey row beside 15-minute call rows measures other things
+                    names = sorted(c for c in COUNT_COLUMNS if shared & _BIT[c])
+                    what = "duplicates" if (starts[b], minutes[b]) == (start, minutes[a]) else "overlaps"
+                    add(RowError(self._where(positions[b]), "interval_start",
+                                 f"{what} {self._where(positions[a])} for {partner}/{site or '-'}/{channel} "
+                                 f"({', '.join(names[:3])})"))
+        self._spans.clear()
+
+
+_BIT = {c: 1 << i for i, c in enumerate(COUNT_COLUMNS)}
 
 
 def _check(rec: RawRecord, partners: Mapping[str, PartnerInfo]) -> tuple[IngestRow | None, list[RowError]]:
@@ -156,8 +231,11 @@ def _check(rec: RawRecord, partners: Mapping[str, PartnerInfo]) -> tuple[IngestR
             err("interval_start", problem)
     counts: dict[str, float] = {}
     for col in COUNT_COLUMNS:
+        raw = v.get(col)
+        if raw is None or raw == "":  # not measured (most columns of most rows: skip the call)
+            continue
         try:
-            n = _number(v.get(col), whole=col not in FRACTIONAL)
+            n = _number(raw, whole=col not in FRACTIONAL)
         except (TypeError, ValueError, OverflowError) as exc:
             shown = str(v.get(col))
             err(col, f"'{shown if len(shown) <= 40 else shown[:37] + '...'}' {exc}")
@@ -176,27 +254,3 @@ def _check(rec: RawRecord, partners: Mapping[str, PartnerInfo]) -> tuple[IngestR
     if errs or start is None or minutes is None or info is None:
         return None, errs
     return IngestRow(where, slug, site, channel, start, minutes, counts), []
-
-
-def _overlaps(rows: Sequence[IngestRow], partners: Mapping[str, PartnerInfo]) -> list[RowError]:
-    """Find rows of one scope whose periods overlap and that measure the same counts."""
-    errors: list[RowError] = []
-    by_scope: dict[tuple[str, str, str], list[IngestRow]] = defaultdict(list)
-    for r in rows:
-        by_scope[(r.partner, r.site, r.channel)].append(r)
-    for scope_rows in by_scope.values():
-        tz = ZoneInfo(partners[scope_rows[0].partner].timezone)
-        spans = sorted(((r.start, interval_end(r.start, r.minutes, tz), r) for r in scope_rows),
-                       key=lambda t: t[0])
-        for i, (start, end, row) in enumerate(spans):
-            for start2, _end2, other in spans[i + 1:]:
-                if start2 >= end:
-                    break
-                shared = set(row.counts) & set(other.counts)
-                if not shared:
-                    continue  # a daily survey row beside 15-minute call rows measures other things
-                what = "duplicates" if (start2, other.minutes) == (start, row.minutes) else "overlaps"
-                errors.append(RowError(other.where, "interval_start",
-                                       f"{what} {row.where} for {row.partner}/{row.site or '-'}/{row.channel} "
-                                       f"({', '.join(sorted(shared)[:3])})"))
-    return errors
