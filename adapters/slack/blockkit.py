@@ -45,7 +45,9 @@ STATUS_EMOJI = {Status.OK: ":white_check_mark:", Status.WARNING: ":warning:", St
 
 # mrkdwn has no backslash escape. A date token whose format is invalid always shows its fallback
 # text, unformatted: "<!date^0^{_}|*>" reads "*" and never opens bold, italic, strike or code.
-_MARK = re.compile(r"[*_~`]|:(?=[a-z0-9_+'-]+:)")
+# an emoji code names letters (":tada:", ":+1:" has none but is rare in text): a time range such as
+# "10:00-13:00" is not one and stays as it is
+_MARK = re.compile(r"[*_~`]|:(?=[a-z0-9_+'-]*[a-z][a-z0-9_+'-]*:)")
 _QUOTE = re.compile(r"^(\s*)&gt;", re.MULTILINE)
 
 
