@@ -60,3 +60,20 @@ async def test_demo_showcase_digest_and_qbr_writes_chart_and_pack(core, make_par
     assert "# QBR pack · Acme · 2026-Q3" in text
     assert list(Path(core.settings.database_url.split(":///")[1]).parent.glob("qbr-pack-acme-2026-Q3.md")) \
         if core.settings.database_url.startswith("sqlite") else (tmp_path / "qbr-pack-acme-2026-Q3.md").exists()
+
+
+def test_demo_qbr_meeting_is_a_weekday_afternoon_at_least_a_week_ahead():
+    """The demo's T-7 reminder names a meeting people would hold: never a weekend, never 01:24 at night."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from adapters.cli.digest import demo_meeting
+
+    start = datetime(2026, 11, 30, 0, 24, tzinfo=UTC)
+    for hours in range(0, 24 * 7, 5):  # every weekday and hour of a week, Warsaw and Manila
+        now = start + timedelta(hours=hours)
+        for tz in ("Europe/Warsaw", "Asia/Manila"):
+            meeting = demo_meeting(now, tz)
+            local = meeting.astimezone(ZoneInfo(tz))
+            assert local.weekday() < 5 and (local.hour, local.minute) == (14, 0), (now, tz, local)
+            assert timedelta(days=7) <= meeting - now < timedelta(days=10), (now, tz, meeting)

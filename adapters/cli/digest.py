@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import inspect, select
 
@@ -14,6 +15,7 @@ from bot.compose.qbr import pack_markdown
 from bot.core import Core
 from bot.domain.qbr import quarter_of
 from bot.messages_codec import message_from_dict
+from bot.ports import ManualClock
 from bot.services.digest import build_digest, build_portfolio_digest, moment_after_week
 from bot.services.outbox import enqueue_to_route
 from bot.services.qbr import build_pack
@@ -122,6 +124,16 @@ def _beside_db(core: Core, name: str) -> Path:
     return (Path(url.split(":///", 1)[1]).parent if url.startswith("sqlite") and ":///" in url else Path.cwd()) / name
 
 
+def demo_meeting(now: datetime, tz: str) -> datetime:
+    """The demo's QBR: the first weekday 14:00 (partner-local) at least a week from ``now``, in UTC."""
+    zone = ZoneInfo(tz)
+    ahead = (now + timedelta(days=7)).astimezone(zone)
+    day = ahead.date() if ahead.time() <= time(14, 0) else ahead.date() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(14, 0), tzinfo=zone).astimezone(UTC)
+
+
 async def show_digest_and_qbr(core: Core, preview: dict, write) -> None:  # noqa: ANN001 - demo showcase step
     """Show Acme's last-week digest (chart saved as PNG) and a QBR T-7 reminder with its pack."""
     now = core.clock.now()
@@ -137,18 +149,22 @@ async def show_digest_and_qbr(core: Core, preview: dict, write) -> None:  # noqa
             write("No partner acme in the config; skipping the digest and QBR showcase.")
             return
         week, message = await build_digest(s, partner=acme, now=now)
-        # a QBR exactly a week ahead, so the T-7 reminder (with the pack) is due right now
-        s.add(Qbr(partner_id=acme.id, scheduled_at=now + timedelta(days=7), source="manual"))
+        # a QBR on a weekday afternoon a week or a little more ahead; the step's clock moves to its T-7
+        # moment (at most three days on, over a weekend), so the reminder with the pack is due
+        meeting = demo_meeting(now, acme.timezone)
+        s.add(Qbr(partner_id=acme.id, scheduled_at=meeting, source="manual"))
     if message.image and message.image.png:
         chart = _beside_db(core, f"digest-acme-{week}.png")
         chart.write_bytes(message.image.png)
         write(f"(chart saved to {chart})")
     write(render_message(message))
-    keys = [k for k in await qbr_job.run(core) if k.endswith(":T-7")]
+    at = meeting - timedelta(days=7)
+    replay = Core(db=core.db, settings=core.settings, clock=ManualClock(at))
+    keys = [k for k in await qbr_job.run(replay) if k.endswith(":T-7")]
     async with core.db.session() as s:
         item = (await s.execute(select(OutboxItem).where(OutboxItem.key.startswith(f"{keys[0]}@"))
                                 .order_by(OutboxItem.id))).scalars().first() if keys else None
-        view = await build_pack(s, partner=acme, quarter=quarter_of(now + timedelta(days=7), acme.timezone), now=now)
+        view = await build_pack(s, partner=acme, quarter=quarter_of(meeting, acme.timezone), now=at)
     if item is not None:
         write(f"\nQBR reminder (T-7) — {item.platform} {item.destination}")
         write(render_message(message_from_dict(item.payload)))
