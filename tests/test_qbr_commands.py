@@ -50,6 +50,9 @@ async def test_qbr_schedule_list_action_done_pack(db, core, make_partner, make_u
     assert pack.title == "QBR pack · Acme · 2026-Q4"
     assert "liaison qbr pack --partner acme --quarter 2026-Q4" in pack.context
     headings = [section.heading for section in pack.sections]
-    assert headings == ["KPIs vs targets", "SLA", "Escalations", "Feedback and reverse reports", "Open action items"]
-    assert pack.sections[4].bullets == ("None open.",)  # the one action item was marked done above
+    # each feature's part under its own heading, between escalations and the action items
+    assert headings[:3] == ["KPIs vs targets", "SLA", "Escalations"] and headings[-1] == "Open action items"
+    assert {"Partner feedback pulse", "Reverse reports"} <= set(headings[3:-1]) <= {
+        "Partner feedback pulse", "Reverse reports", "Changes rolled out", "Forecast and staffing"}
+    assert pack.sections[-1].bullets == ("None open.",)  # the one action item was marked done above
     assert (await dispatch(core, text="qbr pack acme 2026-Q4", actor=other, platform="console")).title != pack.title

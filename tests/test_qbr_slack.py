@@ -38,7 +38,8 @@ async def test_qbr_t7_reminder_posts_to_both_sides_with_the_pack_uploaded_in_its
         threads = sorted(c.body.get("thread_ts") for c in fake.of("files.completeUploadExternal"))
         assert threads == sorted(p_ts for p_ts in (await _timestamps(fake)))
         assert all(u.startswith(b"# QBR pack \xc2\xb7 Northwind BPO \xc2\xb7 2026-Q4") for u in fake.uploads)
-        assert b"## Feedback and reverse reports" in fake.uploads[0]
+        assert b"## Reverse reports\n\n- Reverse reports: none this quarter." in fake.uploads[0]
+        assert b"## Feedback and reverse reports" not in fake.uploads[0]  # each part under its own heading
     finally:
         await fake.stop()
 

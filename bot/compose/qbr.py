@@ -22,6 +22,15 @@ class PackView:
     feedback: tuple[str, ...]
     open_actions: tuple[str, ...]
     period: str = ""  # e.g. "2026-Q4 to date: 1 Oct 2026 – 5 Dec 2026 (Europe/Warsaw)"
+    # the features' parts, each under its heading (pulse, reverse reports, changes, staffing), with lines
+    parts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def sections(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The features' parts; one "none received" part when none of them had anything this quarter."""
+        return self.parts or (((NO_PARTS[0], self.feedback),) if self.feedback else (NO_PARTS,))
+
+
+NO_PARTS = ("Feedback and reverse reports", ("None received this quarter.",))
 
 
 def local_time(moment: datetime, tz: str) -> str:
@@ -39,8 +48,9 @@ def pack_markdown(view: PackView) -> str:
     out += ["", "## SLA", "", f"- Compliance: {view.sla_compliance}", f"- Breaches: {view.breaches}", "",
             "## Escalations", ""]
     out += [f"- {line}" for line in view.escalations or ("None this quarter.",)]
-    out += ["", "## Feedback and reverse reports", ""]
-    out += [f"- {line}" for line in view.feedback or ("None received this quarter.",)]
+    for heading, lines in view.sections():
+        out += ["", f"## {heading}", ""]
+        out += [f"- {line}" for line in lines]
     out += ["", "## Open action items from the last QBR", ""]
     out += [f"- {line}" for line in view.open_actions or ("None open.",)]
     return "\n".join(out) + "\n"
@@ -59,7 +69,7 @@ def pack_message(view: PackView) -> Message:
             or (Fact("KPIs", "no data this quarter"),)),
         Section(heading="SLA", facts=(Fact("Compliance", view.sla_compliance), Fact("Breaches", view.breaches))),
         Section(heading="Escalations", bullets=view.escalations or ("None this quarter.",)),
-        Section(heading="Feedback and reverse reports", bullets=view.feedback or ("None received this quarter.",)),
+        *(Section(heading=heading, bullets=lines) for heading, lines in view.sections()),
         Section(heading="Open action items", bullets=view.open_actions or ("None open.",)),
     ))
 
@@ -77,7 +87,7 @@ def qbr_reminder(*, partner: str, tz: str, meeting: datetime, days_before: int, 
             *((Fact("Period reviewed", pack.period),) if pack.period else ()),
             Fact("SLA compliance", pack.sla_compliance), Fact("Breaches", pack.breaches),
             Fact("Escalations", "; ".join(pack.escalations) or "none this quarter"),
-            Fact("Feedback and reverse reports", "; ".join(pack.feedback) or "none received this quarter"),
+            *(Fact(heading, "; ".join(lines)) for heading, lines in pack.sections()),
             Fact("Open action items", str(len(pack.open_actions))),
         ), text=f"{where}; type `{pack_command}` to read it in chat." if pack_command else f"{where}."))
     when = "tomorrow" if days_before == 1 else f"in {days_before} days"

@@ -616,7 +616,7 @@ async def home_section(session: AsyncSession, actor: Actor, now: datetime) -> Se
 
 
 digest.DIGEST_CHANGES.append(digest_lines)
-qbr.PACK_FEEDBACK.append(pack_lines)
+qbr.add_pack_part("Changes rolled out", pack_lines)
 home.HOME_SECTIONS.append(home_section)
 
 from bot.services import announcement_commands  # noqa: E402,F401  (registers the command, buttons and forms)

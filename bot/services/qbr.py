@@ -29,10 +29,17 @@ from bot.store.qbr import Qbr, QbrActionItem
 
 ACTION_LEAD = timedelta(days=2)  # owners hear about an action item this long before it is due
 
-# Features add lines to the pack's "Feedback and reverse reports" part by appending a provider:
+# Features add a part of their own to the pack (after escalations) with add_pack_part(heading, provider):
 # (session, partner, quarter start, quarter end) -> lines.
 PackProvider = Callable[[AsyncSession, Partner, datetime, datetime], Awaitable[list[str]]]
 PACK_FEEDBACK: list[PackProvider] = []
+PACK_HEADINGS: dict[PackProvider, str] = {}
+
+
+def add_pack_part(heading: str, provider: PackProvider) -> None:
+    """Register a feature's part of the QBR pack under its own heading (shown when it has lines)."""
+    PACK_FEEDBACK.append(provider)
+    PACK_HEADINGS[provider] = heading
 
 
 async def sync_schedule(session: AsyncSession, *, partner: Partner, now: datetime) -> list[Qbr]:
@@ -129,15 +136,19 @@ async def build_pack(session: AsyncSession, *, partner: Partner, quarter: str, n
     import bot.features  # noqa: F401  (registers the feature providers)
 
     feedback: list[str] = []
+    parts: list[tuple[str, tuple[str, ...]]] = []
     for provider in PACK_FEEDBACK:
-        feedback += await provider(session, partner, start, until)
+        part = await provider(session, partner, start, until)
+        feedback += part
+        if part:
+            parts.append((PACK_HEADINGS.get(provider, "Feedback and reverse reports"), tuple(part)))
     return PackView(
         partner=partner.name, quarter=quarter, period=period,
         kpis=tuple((metric_label(line.metric, line.channel), format_value(line.metric, line.value),
                     target_text(line.metric, line.target.comparator, line.target.target_value)
                     if line.target else "-", line.status.text) for line in lines),
         sla_compliance=compliance, breaches=breaches,
-        escalations=tuple(esc_lines), feedback=tuple(feedback),
+        escalations=tuple(esc_lines), feedback=tuple(feedback), parts=tuple(parts),
         open_actions=tuple(f"{a.title} — {a.owner}, due {a.due_on:%Y-%m-%d}" for a in actions),
     )
 

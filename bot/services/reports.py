@@ -292,7 +292,7 @@ async def home_section(session: AsyncSession, actor: Actor, now: datetime) -> Se
 
 
 digest.DIGEST_CHANGES.append(digest_lines)
-qbr.PACK_FEEDBACK.append(pack_lines)
+qbr.add_pack_part("Reverse reports", pack_lines)
 home.HOME_SECTIONS.append(home_section)
 
 from bot.services import report_commands  # noqa: E402,F401  (registers the command, button and form)

@@ -92,4 +92,4 @@ async def pack_lines(session: AsyncSession, partner: Partner, start: datetime, e
 
 
 digest.DIGEST_CHANGES.append(digest_lines)
-qbr.PACK_FEEDBACK.append(pack_lines)
+qbr.add_pack_part("Forecast and staffing", pack_lines)
