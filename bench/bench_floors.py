@@ -498,8 +498,9 @@ async def outbox_rows(url: str, *, messages: int, channels: int) -> list[Row]:
             return time.perf_counter() - t0
         finally:
             scheduler.shutdown(wait=False)
-            while any(not t.done() for t in _running_jobs()):
-                await asyncio.sleep(0.05)
+            from jobs.scheduler import drain
+
+            await drain(60)
 
     async def ours(r: int) -> float:
         tag = f"o{r}"
@@ -518,7 +519,7 @@ async def outbox_rows(url: str, *, messages: int, channels: int) -> list[Row]:
     at_429: list[int] = []
 
     async def script_429() -> None:
-        while len(slack.of("chat.postMessage")) < seen + 150:
+        while len(slack.of("chat.postMessage")) < seen + 150:  # noqa: ASYNC110 - polling the fake's log
             await asyncio.sleep(0.002)
         # no await from here: the next chat.postMessage to arrive gets the scripted answer
         at_429.append(len(slack.of("chat.postMessage")))
@@ -541,12 +542,6 @@ async def outbox_rows(url: str, *, messages: int, channels: int) -> list[Row]:
             (f"outbox 429s from the pace, Liaison vs paced client ({ROUNDS} rounds)", refused["o"],
              refused["f"], "429s"),
             ("outbox: channel quiet after a 429 with Retry-After 2, vs 2 s", quiet, 2.0, "s")]
-
-
-def _running_jobs() -> list[asyncio.Task]:
-    from jobs.scheduler import RUNNING
-
-    return list(RUNNING)
 
 
 # --- the table ----------------------------------------------------------------------------------
