@@ -16,7 +16,6 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.heap import release_heap
 from adapters.slack.blockkit import error_view, form_view, home_view, render_message, view_values
 from adapters.slack.inbound import ButtonPress, HomeOpened, SlashCommand, ViewSubmission
 from bot.actions import ActionId, FormId
@@ -156,20 +155,10 @@ def register(app: AsyncApp, core: Core) -> None:
                 return BoltResponse(status=200, body="")
         return await next()
 
-    queued = 0  # commands acked and not answered yet
-
     async def on_command(ack, command, respond, client) -> None:  # noqa: ANN001
-        nonlocal queued
         await ack()  # within Slack's 3 seconds, before any work
-        queued += 1
-        try:
-            async with slots:
-                await _answer_command(command, respond, client)
-        finally:
-            queued -= 1
-            if not queued:
-                # a burst has drained: hand the memory its queued requests held back to the system
-                release_heap()
+        async with slots:
+            await _answer_command(command, respond, client)
 
     async def _answer_command(command, respond, client) -> None:  # noqa: ANN001
         try:
