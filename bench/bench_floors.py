@@ -8,13 +8,15 @@ Liaison, ...), three rounds, and reports the medians. Floors:
 - evaluation: one bare GROUP BY per (partner, channel, day) over the same year, or the new day;
 - ingest: the same measurements inserted raw through the driver (executemany on SQLite, COPY on
   PostgreSQL), no parsing, no checks;
+- outbox: a paced client (slack_sdk, one task per channel, the pace after each answer) against a
+  fake Slack that allows 1 message a second per channel, and the theoretical minimum;
 - slash: a bare Bolt AsyncApp on aiohttp (bench/bare_bolt.py) that acks and answers "ok", in its
   own process like `liaison serve`, with the same signed burst.
 
 Not a test: nothing asserts. Shared machines are noisy: rerun and compare ratios, not seconds.
 
     python -m bench.bench_floors --url sqlite:////tmp/floors.db \
-        --url postgresql://postgres@127.0.0.1:5432/test [--only chart,answers,evaluation,ingest,slash]
+        --url postgresql://postgres@127.0.0.1:5432/test [--only chart,answers,evaluation,ingest,slash,outbox]
 """
 
 from __future__ import annotations
@@ -409,6 +411,139 @@ async def slash_rows(url: str, *, requests: int, in_flight: int) -> list[Row]:
             ("RSS of the server after the burst", med("ours", 3), med("floor", 3), "MB")]
 
 
+# --- outbox -------------------------------------------------------------------------------------
+
+async def outbox_rows(url: str, *, messages: int, channels: int) -> list[Row]:
+    """Deliver ``messages`` outbox rows to ``channels`` Slack channels that take 1 message a second.
+
+    The fake Slack refuses a second post to a channel within a second (429, Retry-After in
+    whole seconds). Liaison: the real deliver job on an APScheduler interval, as `serve` runs it,
+    real slack_sdk. Floor: a paced client, one task per channel posting with slack_sdk and
+    waiting the pace after each answer. Rows go in round-robin over the channels (as a run of
+    alerts and digests lands). A last round scripts one 429 (Retry-After 2) into the burst and
+    reports how long its channel then stayed quiet.
+    """
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    from apscheduler.triggers.interval import IntervalTrigger
+    from pydantic import SecretStr
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from adapters.slack.gateway import gateway_from_core
+    from bot.core import Core
+    from bot.messages import Message
+    from bot.services.outbox import enqueue
+    from bot.settings import Settings
+    from jobs import deliver
+    from jobs.scheduler import _runner
+    from tests.fakes.slack_api import FakeSlackApi, Scripted
+
+    url = fresh_schema(url, "bench_floors_outbox")
+    pace = 1.0
+    slack = FakeSlackApi(channel_interval=pace)
+    await slack.start()
+    api = slack.base_url + "api/"
+    settings = Settings(_env_file=None, database_url=url, slack_bot_token=SecretStr("xoxb-bench"),
+                        slack_signing_secret=SecretStr("s"), slack_api_url=api, slack_pace_seconds=pace)
+    core = Core.from_settings(settings)
+    core.gateways = {"slack": gateway_from_core(core)}
+    per_channel = messages // channels
+    names = {tag: [f"C{tag.upper()}{n:03d}" for n in range(channels)] for tag in
+             [f"{who}{r}" for who in ("f", "o") for r in range(ROUNDS)] + ["hold"]}
+
+    def accepted(tag: str) -> int:
+        return sum(len(slack.messages.get(c, ())) for c in names[tag])
+
+    async def until_delivered(tag: str, total: int) -> None:
+        deadline = time.perf_counter() + 1800
+        while accepted(tag) < total:
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"outbox: only {accepted(tag)} of {total} delivered in 30 min")
+            await asyncio.sleep(0.02)
+
+    refused: dict[str, int] = {"f": 0, "o": 0}
+
+    async def floor(r: int) -> float:
+        tag = f"f{r}"
+        client = AsyncWebClient(token="xoxb-bench", base_url=api)
+        before = len(slack.rate_limited)
+
+        async def one_channel(channel: str) -> None:
+            for k in range(per_channel):
+                if k:
+                    await asyncio.sleep(pace)
+                await client.chat_postMessage(channel=channel, text=f"m{k}")
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one_channel(c) for c in names[tag]))
+        refused["f"] += len(slack.rate_limited) - before
+        return time.perf_counter() - t0
+
+    async def enqueue_all(tag: str) -> None:
+        async with core.db.transaction() as s:
+            for i in range(per_channel * channels):
+                await enqueue(s, platform="slack", destination=names[tag][i % channels],
+                              message=Message(title=f"m{i}"), key=f"{tag}:{i}", now=core.clock.now())
+
+    async def worker(tag: str) -> float:
+        """Start the deliver job as `serve` schedules it; return seconds until every row is on Slack."""
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(_runner(core, deliver.JOB), IntervalTrigger(seconds=deliver.JOB.every.total_seconds(),
+                                                                     timezone=UTC),
+                          id=deliver.JOB_ID, coalesce=True, max_instances=1, misfire_grace_time=60,
+                          next_run_time=datetime.now(UTC))
+        t0 = time.perf_counter()
+        scheduler.start()
+        try:
+            await until_delivered(tag, per_channel * channels)
+            return time.perf_counter() - t0
+        finally:
+            scheduler.shutdown(wait=False)
+            from jobs.scheduler import drain
+
+            await drain(60)
+
+    async def ours(r: int) -> float:
+        tag = f"o{r}"
+        await enqueue_all(tag)
+        before = len(slack.rate_limited)
+        elapsed = await worker(tag)
+        refused["o"] += len(slack.rate_limited) - before
+        return elapsed
+
+    rounds = iter(range(ROUNDS))
+    rounds_f = iter(range(ROUNDS))
+    ours_s, floor_s = await _interleaved(lambda: floor(next(rounds_f)), lambda: ours(next(rounds)))
+    # Retry-After: one scripted 429 (2 s) lands on the 150th post; how long does its channel wait?
+    await enqueue_all("hold")
+    seen = len(slack.of("chat.postMessage"))
+    at_429: list[int] = []
+
+    async def script_429() -> None:
+        while len(slack.of("chat.postMessage")) < seen + 150:  # noqa: ASYNC110 - polling the fake's log
+            await asyncio.sleep(0.002)
+        # no await from here: the next chat.postMessage to arrive gets the scripted answer
+        at_429.append(len(slack.of("chat.postMessage")))
+        slack.fail_next("chat.postMessage", Scripted(status=429, error="ratelimited", retry_after=2))
+
+    scripting = asyncio.create_task(script_429())
+    await worker("hold")
+    await scripting
+    posts = slack.of("chat.postMessage")
+    hit = posts[at_429[0]]
+    channel = hit.body.get("channel")
+    after = [c.at for c in posts[at_429[0] + 1:] if c.body.get("channel") == channel]
+    quiet = after[0] - hit.at if after else float("nan")
+    await slack.stop()
+    await core.db.dispose()
+    label = f"{per_channel * channels:,} messages to {channels} channels, 1 msg/s per channel"
+    minimum = per_channel * pace
+    return [(f"outbox, {label}, vs a paced client", ours_s, floor_s, "s"),
+            (f"outbox, {label}, vs the theoretical minimum", ours_s, minimum, "s"),
+            (f"outbox 429s from the pace, Liaison vs paced client ({ROUNDS} rounds)", refused["o"],
+             refused["f"], "429s"),
+            ("outbox: channel quiet after a 429 with Retry-After 2, vs 2 s", quiet, 2.0, "s")]
+
+
 # --- the table ----------------------------------------------------------------------------------
 
 def _show(value: float, unit: str) -> str:
@@ -424,12 +559,14 @@ def _show(value: float, unit: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", action="append", help="database URL (repeat for several backends)")
-    parser.add_argument("--only", default="chart,answers,evaluation,ingest,slash")
+    parser.add_argument("--only", default="chart,answers,evaluation,ingest,slash,outbox")
     parser.add_argument("--partners", type=int, default=30, help="evaluation partners")
     parser.add_argument("--days", type=int, default=365, help="evaluation days")
     parser.add_argument("--ingest-partners", type=int, default=10)
     parser.add_argument("--ingest-weeks", type=int, default=4)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--outbox-messages", type=int, default=2000)
+    parser.add_argument("--outbox-channels", type=int, default=100)
     parser.add_argument("--in-flight", type=int, default=50)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=DeprecationWarning)  # sqlmodel's execute() nag
@@ -450,6 +587,9 @@ def main(argv: list[str] | None = None) -> int:
             if "evaluation" in only:
                 table.extend((name, "evaluation", r) for r in await evaluation_rows(url, partners=args.partners,
                                                                                   days=args.days))
+            if "outbox" in only:
+                table.extend((name, "outbox", r) for r in await outbox_rows(
+                    url, messages=args.outbox_messages, channels=args.outbox_channels))
             if "ingest" in only:
                 table.extend((name, "ingest", r) for r in await ingest_rows_(
                     url, partners=args.ingest_partners, weeks=args.ingest_weeks))

@@ -32,6 +32,8 @@ def fresh_schema(url: str, schema: str) -> str:
         metadata.create_all(engine)
         engine.dispose()
         return url
+    # Several sessions may bench against one server at once: BENCH_SCHEMA_SUFFIX keeps their schemas apart.
+    schema += os.environ.get("BENCH_SCHEMA_SUFFIX", "")
     admin = create_engine(sync_url(url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

@@ -204,13 +204,29 @@ async def _parent(core: Core, key: str | None) -> OutboxItem | None:
         return (await session.execute(select(OutboxItem).where(OutboxItem.key == key))).scalar_one_or_none()
 
 
-async def _wait_for_pace(core: Core, item: OutboxItem, sleep: Sleep) -> None:
+@dataclass
+class _Pace:
+    """A destination's next allowed send as its batch knows it.
+
+    Read from ``destination_hold`` before the batch's first send there; after each send the
+    batch knows it without reading (it holds the destination: no other sender moves it).
+    """
+
+    next_at: datetime | None = None
+    known: bool = False
+
+
+async def _wait_for_pace(core: Core, item: OutboxItem, sleep: Sleep, pace: _Pace) -> None:
     """Sleep until the destination's shared pace allows the next message."""
     if not pace_seconds(core, item.platform):
         return
-    async with core.db.session() as session:
-        next_at = (await session.execute(select(DestinationHold.next_send_at).where(
-            DestinationHold.platform == item.platform, DestinationHold.destination == item.destination))).scalar()
+    if not pace.known:
+        async with core.db.session() as session:
+            pace.next_at = (await session.execute(select(DestinationHold.next_send_at).where(
+                DestinationHold.platform == item.platform,
+                DestinationHold.destination == item.destination))).scalar()
+        pace.known = True
+    next_at = pace.next_at
     if next_at is not None:
         remaining = (next_at - core.clock.now()).total_seconds()
         if remaining > 0:
@@ -251,7 +267,7 @@ class _Outcome:
 
 
 async def _send_one(core: Core, item: OutboxItem, gateway: ChatGateway, *, sleep: Sleep,
-                    rng: random.Random, report: DeliveryReport) -> tuple[str, datetime | None]:
+                    rng: random.Random, report: DeliveryReport, paced: _Pace | None = None) -> tuple[str, datetime | None]:
     """Send one row; return what the destination's queue does next (and until when it holds)."""
     now = core.clock.now()
     parent_key = item.update_of or item.thread_of
@@ -281,7 +297,8 @@ async def _send_one(core: Core, item: OutboxItem, gateway: ChatGateway, *, sleep
     resolved = item.sending_since is None or not keyed
     pace = pace_seconds(core, item.platform)
     try:
-        await _wait_for_pace(core, item, sleep)
+        paced = paced or _Pace()
+        await _wait_for_pace(core, item, sleep, paced)
         if await _wait_for_windows(core, item, getattr(gateway, "window_limits", ()), sleep) and core.draining:
             # stopping while this destination waited for its window: hand the row back unsent
             await _release(core, [item])
@@ -332,6 +349,8 @@ async def _send_one(core: Core, item: OutboxItem, gateway: ChatGateway, *, sleep
         await _failed(core, item, exc, retryable=True, in_doubt=True, retry_after=None, rng=rng, report=report)
         return _Outcome.STOP, None
     sent_at = core.clock.now()
+    if pace:
+        paced.next_at, paced.known = sent_at + timedelta(seconds=pace), True
     if await _finish(core, item, status=OutboxStatus.SENT, ref=ref, sent_at=sent_at, sending_since=None,
                      attempts=item.attempts + 1, last_error=files_error,
                      pace_until=sent_at + timedelta(seconds=pace) if pace else None):
@@ -402,6 +421,7 @@ async def deliver_due(core: Core, gateways: Mapping[str, ChatGateway], *, limit:
         queues[(item.platform, item.destination)].append(item)
 
     async def run_queue(queue: list[OutboxItem]) -> None:
+        paced = _Pace()
         for n, item in enumerate(queue):
             if core.draining:  # shutting down: hand the rest back now rather than after a lease
                 await _release(core, queue[n:])
@@ -411,7 +431,8 @@ async def deliver_due(core: Core, gateways: Mapping[str, ChatGateway], *, limit:
                 await _failed(core, item, RuntimeError(f"no {item.platform} gateway is configured"),
                               retryable=True, retry_after=None, rng=rng, report=report)
                 continue
-            outcome, hold_until = await _send_one(core, item, gateway, sleep=sleep, rng=rng, report=report)
+            outcome, hold_until = await _send_one(core, item, gateway, sleep=sleep, rng=rng, report=report,
+                                                  paced=paced)
             if outcome != _Outcome.NEXT:
                 rest = queue[n + 1:]
                 report.waiting += len(rest)

@@ -11,12 +11,12 @@ target, one transaction each, so one bad target fails alone.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,10 +33,10 @@ from bot.domain.metrics import CATALOGUE, Aggregation
 from bot.domain.sla import Threshold, judge
 from bot.domain.sparkline import sparkline
 from bot.domain.windows import Granularity, Window, window_containing
-from bot.messages import Status
+from bot.messages import Message, Status
 from bot.services.outbox import enqueue_to_route
 from bot.store.alerts import BreachEpisode, EpisodeStatus, EvaluationMark, PreBreachWarning
-from bot.store.locks import locked_transaction, locked_transaction_all
+from bot.store.locks import lock_all_in, locked_transaction, locked_transaction_all
 from bot.store.measurements import Parts, Span, WindowSums, sum_parts, sum_windows
 from bot.store.models import Partner, Route, Site, Target
 
@@ -75,6 +75,25 @@ class _Ctx:
     routes: dict[tuple[int | None, str], list[Route]] | None = None
     series: WindowSums | None = None
     series_of: frozenset[datetime] = frozenset()
+    # The episode messages of a run, in the order they arose; enqueued by _drain once new
+    # episodes have their ids (one batched insert instead of a flush per announcement).
+    outgoing: list[_Pending] = field(default_factory=list)
+
+
+# An episode announced in this run before it had an id; _drain numbers it ("breach:<id>").
+_UNNUMBERED = "breach:?"
+
+
+@dataclass(slots=True)
+class _Pending:
+    """One episode message waiting for the episode's id: its view as of the window judged."""
+
+    ctx: _Ctx
+    episode: BreachEpisode
+    view: BreachView
+    compose: Callable[[BreachView], Message]
+    sends: tuple[tuple[str, bool, bool], ...]  # (key suffix, threaded under the alert, updates the alert)
+    critical: bool  # as when it arose: the client's channel gets it too
 
 
 def threshold_of(target: Target) -> Threshold:
@@ -153,12 +172,37 @@ async def _view(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, w: Win
     )
 
 
-async def _send(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, message, *, suffix: str,
-                now: datetime, thread: bool = False, update: bool = False) -> int:
+def _send(ctx: _Ctx, episode: BreachEpisode, view: BreachView, compose: Callable[[BreachView], Message],
+          *sends: tuple[str, bool, bool]) -> None:
+    """Queue one message of an episode (sent as ``sends``) for _drain, keeping the order they arise."""
+    ctx.outgoing.append(_Pending(ctx, episode, view, compose, sends, episode.critical))
+
+
+async def _drain(session: AsyncSession, outgoing: list[_Pending], *, now: datetime,
+                 report: EvaluationReport) -> None:
+    """Number the episodes announced in this run (one flush for all), then enqueue their messages in order."""
+    if not outgoing:
+        return
+    if any(p.episode.alert_key == _UNNUMBERED for p in outgoing):
+        await session.flush()  # new episodes go in one batch, in the order added (the newest has the highest id)
+        for p in outgoing:
+            if p.episode.alert_key == _UNNUMBERED:
+                p.episode.alert_key = f"breach:{p.episode.id}"
+    for p in outgoing:
+        view = p.view if p.view.episode_id is not None else replace(p.view, episode_id=p.episode.id)
+        message = p.compose(view)
+        for suffix, thread, update in p.sends:
+            report.messages += await _enqueue(session, p.ctx, p.episode, message, suffix=suffix, now=now,
+                                              critical=p.critical, thread=thread, update=update)
+    outgoing.clear()
+
+
+async def _enqueue(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, message: Message, *, suffix: str,
+                   now: datetime, critical: bool, thread: bool = False, update: bool = False) -> int:
     """Enqueue one message of an episode to the partner's alerts (and the client if critical)."""
     sent = 0
     legs = [(ctx.partner.id, "alerts", episode.alert_key)]
-    if episode.critical:
+    if critical:
         legs.append((None, CLIENT_PURPOSE, f"{episode.alert_key}:client"))
     for partner_id, purpose, base in legs:
         items = await enqueue_to_route(
@@ -202,12 +246,11 @@ async def _judge_window(session: AsyncSession, ctx: _Ctx, w: Window, *, now: dat
                 last_value=value, critical=critical, created_at=now,
             )
             # No flush here: a backfill opens hundreds of episodes and they go in one batch at
-            # commit (in the order added, so the newest has the highest id); only an announcement
-            # needs the id now.
+            # commit or at _drain (in the order added, so the newest has the highest id).
             session.add(episode)
             report.opened += 1
             if announce:
-                await _announce(session, ctx, episode, w, parts, now=now, report=report)
+                await _announce(session, ctx, episode, w, parts, now=now)
             return episode, True
         open_ep.windows_breached += 1
         open_ep.last_violating_start, open_ep.last_violating_end = w.start_utc, w.end_utc
@@ -218,7 +261,7 @@ async def _judge_window(session: AsyncSession, ctx: _Ctx, w: Window, *, now: dat
         if not open_ep.alert_key:
             # Opened in a window too old to announce and still going: announce it now.
             open_ep.critical = open_ep.critical or critical
-            await _announce(session, ctx, open_ep, w, parts, now=now, report=report)
+            await _announce(session, ctx, open_ep, w, parts, now=now)
             return open_ep, True
         muted = open_ep.muted_until is not None and open_ep.muted_until > now
         due = open_ep.last_followup_at is None or now - open_ep.last_followup_at >= followup_every
@@ -226,10 +269,8 @@ async def _judge_window(session: AsyncSession, ctx: _Ctx, w: Window, *, now: dat
             open_ep.followups += 1
             n = open_ep.followups
             view = await _view(session, ctx, open_ep, w, parts)
-            report.messages += await _send(session, ctx, open_ep, breach_followup(view),
-                                           suffix=f":followup:{n}", now=now, thread=True)
-            report.messages += await _send(session, ctx, open_ep, breach_alert(view),
-                                           suffix=f":update:{n}", now=now, update=True)
+            _send(ctx, open_ep, view, breach_followup, (f":followup:{n}", True, False))
+            _send(ctx, open_ep, view, breach_alert, (f":update:{n}", False, True))
             open_ep.last_followup_at = now
             report.followups += 1
         session.add(open_ep)
@@ -243,24 +284,21 @@ async def _judge_window(session: AsyncSession, ctx: _Ctx, w: Window, *, now: dat
         report.recovered += 1
         if open_ep.alert_key:
             view = await _view(session, ctx, open_ep, w, parts)
-            message = breach_recovered(view, recovered_at=w.start_utc)
-            report.messages += await _send(session, ctx, open_ep, message, suffix=":recovered",
-                                           now=now, thread=True)
-            report.messages += await _send(session, ctx, open_ep, message, suffix=":resolved",
-                                           now=now, update=True)
+            recovered_at = w.start_utc
+            _send(ctx, open_ep, view, lambda v: breach_recovered(v, recovered_at=recovered_at),
+                  (":recovered", True, False), (":resolved", False, True))
         return open_ep, True
     return latest, True
 
 
 async def _announce(session: AsyncSession, ctx: _Ctx, episode: BreachEpisode, w: Window, parts: Parts,
-                    *, now: datetime, report: EvaluationReport) -> None:
-    if episode.id is None:
-        await session.flush()
-    episode.alert_key = f"breach:{episode.id}"
+                    *, now: datetime) -> None:
+    # A new episode has no id yet: _drain numbers it after one flush for every new episode.
+    episode.alert_key = _UNNUMBERED if episode.id is None else f"breach:{episode.id}"
     episode.last_followup_at = now
     session.add(episode)
     view = await _view(session, ctx, episode, w, parts)
-    report.messages += await _send(session, ctx, episode, breach_alert(view), suffix="", now=now)
+    _send(ctx, episode, view, breach_alert, ("", False, False))
 
 
 def _running(ctx: _Ctx, now: datetime) -> tuple[Window, float] | None:
@@ -413,6 +451,7 @@ async def _evaluate_target(core: Core, ctx: _Ctx, *, since: datetime | None, ful
                            report: EvaluationReport) -> None:
     now = core.clock.now()
     target = ctx.target
+    ctx = replace(ctx, outgoing=[])
     # One evaluator per target at a time, on every path (scheduler, after ingest, CLI, any
     # replica): the second waits, then reads the first one's mark and finds nothing new.
     async with locked_transaction(core.db, f"evaluate:{target.id}") as session:
@@ -426,114 +465,151 @@ async def _evaluate_target(core: Core, ctx: _Ctx, *, since: datetime | None, ful
         latest, data_until = await _judge_windows(session, ctx, windows, prefetched, now=now, latest=latest,
                                                   report=report)
         _advance(session, ctx, mark, data_until, now=now, full=full)
+        await _drain(session, ctx.outgoing, now=now, report=report)
         if latest is None or latest.status != EpisodeStatus.OPEN:
             await _prebreach(session, ctx, now=now, report=report)
     report.targets += 1
 
 
-async def _evaluate_all(core: Core, ctxs: list[_Ctx], *, since: datetime | None, full: bool,
+async def _contexts(session: AsyncSession, core: Core, partner_ids: list[int] | None) -> list[_Ctx]:
+    """Read the active targets (of ``partner_ids``) judged by window, with their partners and the site names."""
+    stmt = select(Target, Partner).join(Partner, Partner.id == Target.partner_id).where(
+        Target.active.is_(True), Partner.active.is_(True))
+    if partner_ids is not None:
+        stmt = stmt.where(Target.partner_id.in_(partner_ids))
+    rows = (await session.execute(stmt.order_by(Target.id))).all()
+    if not rows:
+        return []
+    sites = {sid: name for sid, name in (await session.execute(select(Site.id, Site.name))).all()}
+    judged = {g.value for g in (Granularity.HOUR, Granularity.DAY, Granularity.WEEK, Granularity.MONTH)}
+    return [_Ctx(target=target, partner=partner, tz=ZoneInfo(partner.timezone), threshold=threshold_of(target),
+                 sites=sites, followup_hours=core.settings.followup_hours)
+            for target, partner in rows if target.window in judged]
+
+
+async def _evaluate_all(core: Core, partner_ids: list[int] | None, *, since: datetime | None, full: bool,
                         report: EvaluationReport) -> None:
     """Evaluate every target in one transaction with a fixed number of statements for the common path.
 
-    Takes every target's lock in one statement, reads all marks and newest episodes, sums every
-    target's windows in one ``sum_windows`` call (and the running windows for warnings in one
-    more), judges in Python; only episode changes, announcements and warnings cost statements
-    of their own. Everything commits together (states with their messages).
+    On PostgreSQL the targets are read in the same transaction, then every target's lock is
+    taken in one statement. On SQLite they are read in a session of their own first: the
+    process's locks are taken before the transaction, so that its reads start after the
+    previous holder's commit.
+    """
+    if core.db.is_sqlite:
+        async with core.db.session() as session:
+            ctxs = await _contexts(session, core, partner_ids)
+        if ctxs:
+            async with locked_transaction_all(core.db, [f"evaluate:{c.target.id}" for c in ctxs]) as session:
+                await _judge_all(session, core, ctxs, since=since, full=full, report=report)
+        return
+    async with core.db.transaction() as session:
+        ctxs = await _contexts(session, core, partner_ids)
+        if ctxs:
+            await lock_all_in(session, [f"evaluate:{c.target.id}" for c in ctxs])
+            await _judge_all(session, core, ctxs, since=since, full=full, report=report)
+
+
+async def _judge_all(session: AsyncSession, core: Core, ctxs: list[_Ctx], *, since: datetime | None, full: bool,
+                     report: EvaluationReport) -> None:
+    """Judge every target in the caller's locked transaction.
+
+    Reads all marks and newest episodes in one statement, sums every target's windows in one
+    ``sum_windows`` call (and the running windows for warnings in one more), judges in Python;
+    new episodes go in one batch, episode messages are enqueued after it, in the order they
+    arose. Everything commits together (states with their messages).
     """
     now = core.clock.now()
     ids = [c.target.id for c in ctxs]
-    async with locked_transaction_all(core.db, [f"evaluate:{i}" for i in ids]) as session:
-        marks = {m.target_id: m for m in (await session.execute(
-            select(EvaluationMark).where(EvaluationMark.target_id.in_(ids)))).scalars()}
-        newest = (select(func.max(BreachEpisode.id)).where(BreachEpisode.target_id.in_(ids))
-                  .group_by(BreachEpisode.target_id))
-        latest_of = {e.target_id: e for e in (await session.execute(
-            select(BreachEpisode).where(BreachEpisode.id.in_(newest)))).scalars()}
-        runs: dict[tuple, list[Window]] = {}
-        plans = [(ctx, _windows(ctx, now=now, mark=marks.get(ctx.target.id), since=since, full=full, runs=runs))
-                 for ctx in ctxs]
-        metrics = {c.target.metric for c in ctxs}
-        # The windows a message may be sent for (the newest two) get their spark series summed too.
-        wanted: set[tuple[int, Window]] = set()
-        shown_of: list[frozenset[datetime]] = []
-        # Calendar steps are the costly part: once per window (and zone, see _windows).
-        series: dict[tuple[str, Window], list[Window]] = {}
-        for ctx, windows in plans:
-            # a superset of the windows judged with announce (the newest two complete ones)
-            shown = [w for w in windows[-2:] if w.end_utc > now - (w.end_utc - w.start_utc) * 3]
-            wanted.update((ctx.target.partner_id, w) for w in windows)
-            for w in shown:
-                key = (ctx.partner.timezone, w)
-                if key not in series:
-                    series[key] = w.series(SPARK_WINDOWS)
-                wanted.update((ctx.target.partner_id, sw) for sw in series[key])
-            shown_of.append(frozenset(w.start_utc for w in shown))
-        sums = await sum_windows(session, wanted=wanted, metrics=metrics)
-        routes: dict[tuple[int | None, str], list[Route]] = {}
-        for route in (await session.execute(select(Route).where(Route.purpose.in_(["alerts", CLIENT_PURPOSE]))
-                                            .order_by(Route.id))).scalars():
-            routes.setdefault((route.partner_id, route.purpose), []).append(route)
-        running = {c.target.id: due for c in ctxs if (due := _running(c, now)) is not None}
-        so_far = await sum_windows(session, metrics=metrics, wanted=[
-            (c.target.partner_id, _so_far(running[c.target.id][0], now)) for c in ctxs if c.target.id in running])
-        warn: list[tuple[_Ctx, Window, float, Parts]] = []
-        advances = []
-        for (ctx, windows), series_of in zip(plans, shown_of, strict=True):
-            ctx = replace(ctx, routes=routes, series=sums, series_of=series_of)
-            t = ctx.target
-            prefetched = {}
-            for w in windows:
-                parts = sums.parts(t.partner_id, t.metric, _span(w), site_id=t.site_id, channel=t.channel)
-                if parts is not None:
-                    prefetched[w.start_utc] = parts
-            latest, data_until = await _judge_windows(session, ctx, windows, prefetched, now=now,
-                                                      latest=latest_of.get(t.id), report=report)
-            advances.append((ctx, data_until))
-            report.targets += 1
-            if t.id not in running or (latest is not None and latest.status == EpisodeStatus.OPEN):
-                continue
-            cur, elapsed = running[t.id]
-            parts = so_far.parts(t.partner_id, t.metric, (cur.start_utc, now), site_id=t.site_id,
-                                 channel=t.channel)
-            if _projected_miss(ctx, parts, elapsed):
-                assert parts is not None
-                warn.append((ctx, cur, elapsed, parts))
-        # Marks last: their updates go out together at the next flush.
-        for ctx, data_until in advances:
-            _advance(session, ctx, marks.get(ctx.target.id), data_until, now=now, full=full)
-        if warn:
-            seen = set((await session.execute(select(PreBreachWarning.target_id, PreBreachWarning.window_start).where(
-                PreBreachWarning.target_id.in_([c.target.id for c, *_ in warn])))).all())
-            for ctx, cur, elapsed, parts in warn:
-                if (ctx.target.id, cur.start_utc) not in seen:
-                    await _warn(session, ctx, cur, elapsed, parts, now=now, report=report)
+    newest = (select(func.max(BreachEpisode.id)).where(BreachEpisode.target_id.in_(ids))
+              .group_by(BreachEpisode.target_id))
+    marks: dict[int, EvaluationMark] = {}
+    latest_of: dict[int, BreachEpisode] = {}
+    for target_id, mark, episode in (await session.execute(
+            select(Target.id, EvaluationMark, BreachEpisode).select_from(Target)
+            .outerjoin(EvaluationMark, EvaluationMark.target_id == Target.id)
+            .outerjoin(BreachEpisode, and_(BreachEpisode.target_id == Target.id, BreachEpisode.id.in_(newest)))
+            .where(Target.id.in_(ids)))).all():
+        if mark is not None:
+            marks[target_id] = mark
+        if episode is not None:
+            latest_of[target_id] = episode
+    runs: dict[tuple, list[Window]] = {}
+    plans = [(ctx, _windows(ctx, now=now, mark=marks.get(ctx.target.id), since=since, full=full, runs=runs))
+             for ctx in ctxs]
+    metrics = {c.target.metric for c in ctxs}
+    # The windows a message may be sent for (the newest two) get their spark series summed too.
+    wanted: set[tuple[int, Window]] = set()
+    shown_of: list[frozenset[datetime]] = []
+    # Calendar steps are the costly part: once per window (and zone, see _windows).
+    series: dict[tuple[str, Window], list[Window]] = {}
+    for ctx, windows in plans:
+        # a superset of the windows judged with announce (the newest two complete ones)
+        shown = [w for w in windows[-2:] if w.end_utc > now - (w.end_utc - w.start_utc) * 3]
+        wanted.update((ctx.target.partner_id, w) for w in windows)
+        for w in shown:
+            key = (ctx.partner.timezone, w)
+            if key not in series:
+                series[key] = w.series(SPARK_WINDOWS)
+            wanted.update((ctx.target.partner_id, sw) for sw in series[key])
+        shown_of.append(frozenset(w.start_utc for w in shown))
+    sums = await sum_windows(session, wanted=wanted, metrics=metrics)
+    routes: dict[tuple[int | None, str], list[Route]] = {}
+    for route in (await session.execute(select(Route).where(Route.purpose.in_(["alerts", CLIENT_PURPOSE]))
+                                        .order_by(Route.id))).scalars():
+        routes.setdefault((route.partner_id, route.purpose), []).append(route)
+    running = {c.target.id: due for c in ctxs if (due := _running(c, now)) is not None}
+    so_far = await sum_windows(session, metrics=metrics, wanted=[
+        (c.target.partner_id, _so_far(running[c.target.id][0], now)) for c in ctxs if c.target.id in running])
+    warn: list[tuple[_Ctx, Window, float, Parts]] = []
+    advances = []
+    outgoing: list[_Pending] = []
+    for (ctx, windows), series_of in zip(plans, shown_of, strict=True):
+        ctx = replace(ctx, routes=routes, series=sums, series_of=series_of, outgoing=outgoing)
+        t = ctx.target
+        prefetched = {}
+        for w in windows:
+            parts = sums.parts(t.partner_id, t.metric, _span(w), site_id=t.site_id, channel=t.channel)
+            if parts is not None:
+                prefetched[w.start_utc] = parts
+        latest, data_until = await _judge_windows(session, ctx, windows, prefetched, now=now,
+                                                  latest=latest_of.get(t.id), report=report)
+        advances.append((ctx, data_until))
+        report.targets += 1
+        if t.id not in running or (latest is not None and latest.status == EpisodeStatus.OPEN):
+            continue
+        cur, elapsed = running[t.id]
+        parts = so_far.parts(t.partner_id, t.metric, (cur.start_utc, now), site_id=t.site_id,
+                             channel=t.channel)
+        if _projected_miss(ctx, parts, elapsed):
+            assert parts is not None
+            warn.append((ctx, cur, elapsed, parts))
+    # Marks last: their updates go out together at the next flush.
+    for ctx, data_until in advances:
+        _advance(session, ctx, marks.get(ctx.target.id), data_until, now=now, full=full)
+    await _drain(session, outgoing, now=now, report=report)
+    if warn:
+        seen = set((await session.execute(select(PreBreachWarning.target_id, PreBreachWarning.window_start).where(
+            PreBreachWarning.target_id.in_([c.target.id for c, *_ in warn])))).all())
+        for ctx, cur, elapsed, parts in warn:
+            if (ctx.target.id, cur.start_utc) not in seen:
+                await _warn(session, ctx, cur, elapsed, parts, now=now, report=report)
 
 
 async def evaluate(core: Core, *, partner_ids: Iterable[int] | None = None, since: datetime | None = None,
                    full: bool = False) -> EvaluationReport:
     """Evaluate active targets (of ``partner_ids``) from their marks, or from ``since`` / all of it."""
     report = EvaluationReport()
-    async with core.db.session() as session:
-        stmt = select(Target, Partner).join(Partner, Partner.id == Target.partner_id).where(
-            Target.active.is_(True), Partner.active.is_(True))
-        if partner_ids is not None:
-            stmt = stmt.where(Target.partner_id.in_(list(partner_ids)))
-        rows = (await session.execute(stmt.order_by(Target.id))).all()
-        site_rows = (await session.execute(select(Site.id, Site.name))).all()
-    sites = {sid: name for sid, name in site_rows}
-    judged = {g.value for g in (Granularity.HOUR, Granularity.DAY, Granularity.WEEK, Granularity.MONTH)}
-    ctxs = [_Ctx(target=target, partner=partner, tz=ZoneInfo(partner.timezone), threshold=threshold_of(target),
-                 sites=sites, followup_hours=core.settings.followup_hours)
-            for target, partner in rows if target.window in judged]
-    if not ctxs:
-        return report
+    ids = None if partner_ids is None else list(partner_ids)
     together = EvaluationReport()
     try:
-        await _evaluate_all(core, ctxs, since=since, full=full, report=together)
+        await _evaluate_all(core, ids, since=since, full=full, report=together)
         return together
     except Exception:  # noqa: BLE001 - rolled back as a whole; the per-target path isolates the bad one
-        log.warning("evaluating %d targets together failed; evaluating them one by one", len(ctxs),
-                    exc_info=True)
+        log.warning("evaluating the targets together failed; evaluating them one by one", exc_info=True)
+    # Read again: what the failed transaction read was expired by its rollback.
+    async with core.db.session() as session:
+        ctxs = await _contexts(session, core, ids)
     for ctx in ctxs:
         try:
             await _evaluate_target(core, ctx, since=since, full=full, report=report)

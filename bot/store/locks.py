@@ -66,11 +66,22 @@ async def locked_transaction_all(db: Database, names: list[str]) -> AsyncIterato
             yield session
         return
     async with db.transaction() as session:
-        # count() forces every row; the ordered subquery feeds the locks in key order.
-        await session.execute(text(
-            f"SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT {_KEY.replace(':name', 'n')} AS k "
-            "FROM unnest(CAST(:names AS text[])) AS n ORDER BY k) AS keys"), {"names": sorted(set(names))})
+        await lock_all_in(session, names)
         yield session
+
+
+async def lock_all_in(session: AsyncSession, names: list[str]) -> None:
+    """Take every lock in ``names`` inside the caller's PostgreSQL transaction, in key order (no-op on SQLite).
+
+    Read what the locks guard only after this statement: a statement that waited for a lock
+    still sees the snapshot it started with.
+    """
+    if session.bind.dialect.name != "postgresql":
+        return
+    # count() forces every row; the ordered subquery feeds the locks in key order.
+    await session.execute(text(
+        f"SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT {_KEY.replace(':name', 'n')} AS k "
+        "FROM unnest(CAST(:names AS text[])) AS n ORDER BY k) AS keys"), {"names": sorted(set(names))})
 
 
 async def lock_in(session: AsyncSession, name: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -73,6 +74,11 @@ class FakeSlackApi:
     # channel -> every message posted to it, in order (what conversations.history reads)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     upload_failures: int = 0  # answer this many file upload POSTs with 500 (slack_sdk: SlackRequestError)
+    # Slack's per-channel limit, strict: a chat.postMessage to a channel less than this many seconds
+    # after the last one it accepted gets 429 with Retry-After (whole seconds, rounded up). 0: no limit.
+    channel_interval: float = 0.0
+    rate_limited: list[ApiCall] = field(default_factory=list)  # the posts refused by that limit
+    _accepted_at: dict[str, float] = field(default_factory=dict)  # channel -> when its last post was accepted
 
     def fail_next(self, method: str, *answers: Scripted) -> None:
         """Queue answers for the next calls of ``method`` (e.g. a 429, then a 500)."""
@@ -180,6 +186,14 @@ class FakeSlackApi:
             return web.json_response(self._oauth(request, body))
         if (refusal := self._refuse(call)) is not None:
             return web.json_response(refusal)
+        if method == "chat.postMessage" and self.channel_interval:
+            channel = str(body.get("channel"))
+            wait = self._accepted_at.get(channel, float("-inf")) + self.channel_interval - call.at
+            if wait > 0:
+                self.rate_limited.append(call)
+                return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                         headers={"Retry-After": str(math.ceil(wait))})
+            self._accepted_at[channel] = call.at
         if self.script[method]:
             answer = self.script[method].popleft()
             if answer.delay:
