@@ -71,7 +71,9 @@ async def show_pulse(core: Core, preview: dict[str, PreviewGateway], write: Writ
     slack = preview["slack"]
     seen = len(slack.posted)
     await deliver_all(replay, preview, limit=500)
-    dm = next(((d, m) for d, m in slack.posted[seen:] if d.startswith("user:") and m.actions), None)
+    # destinations are delivered in parallel: show the first by id, so two runs tell the same story
+    dm = min(((d, m) for d, m in slack.posted[seen:] if d.startswith("user:") and m.actions),
+             key=lambda posted: posted[0], default=None)
     if dm is not None:
         write(f"\nThe DM in Slack to {dm[0].removeprefix('user:')}:")
         write(render(dm[1]))
