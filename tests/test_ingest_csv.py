@@ -137,6 +137,21 @@ async def test_ingest_csv_daily_row_on_dst_change_day_covers_25_local_hours(core
     assert (row.period_end - row.period_start).total_seconds() == 25 * 3600
 
 
+async def test_ingest_csv_daily_row_where_dst_skips_midnight_starts_at_the_jump(core, make_partner):
+    """Cairo's clocks go from 23:59 to 01:00 on 24 April 2026: that day starts at 01:00 (22:00 UTC), 23 hours long."""
+    await make_partner("acme", tz="Africa/Cairo")
+    for start in ("2026-04-24T00:00:00+02:00", "2026-04-23T22:00:00Z", "2026-04-24T01:00:00+03:00"):  # one instant
+        report = await ingest_csv(core, csv_text(f"acme,krakow,voice,{start},1440,100,95,90,95,28500"))
+        assert report.ok, report.errors
+    async with core.db.session() as s:
+        rows = (await s.execute(select(Measurement))).scalars().all()
+    assert {(r.period_end - r.period_start).total_seconds() for r in rows} == {23 * 3600}
+    assert len({r.period_start for r in rows}) == 1  # the same row each time, not three
+    late = await ingest_csv(core, csv_text("acme,krakow,voice,2026-04-24T02:00:00+03:00,1440,100,95,90,95,28500"))
+    assert [e.render() for e in late.errors] == [
+        "line 2: interval_start is 02:00 in Africa/Cairo; a daily row must start at local midnight"]
+
+
 async def test_ingest_csv_dry_run_counts_and_writes_nothing(core, make_partner):
     await make_partner("acme")
     report = await ingest_csv(core, csv_text(ROW), dry_run=True)

@@ -120,3 +120,30 @@ def test_rows_for_day_dst_days_have_92_or_100_quarter_hours(day, intervals):
     from tests.fakes.staffing_world import rows_for_day
 
     assert len(rows_for_day(day)) == intervals
+
+
+def test_warning_and_day_line_name_the_same_worst_interval_when_gaps_tie():
+    """Two short intervals with the same gap (6 agents): the warning and `staffing` both name the busier one."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from bot.config.schema import StaffingPolicy
+    from bot.domain.staffing import Goal, IntervalNeed
+    from bot.services.staffing import Plan, PlanInterval, day_lines, shortfalls
+    from bot.store.models import Partner
+
+    goal = Goal(target=0.8, threshold_seconds=20)
+    start = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+
+    def interval(k: int, scheduled: int, required: int) -> PlanInterval:
+        need = IntervalNeed(contacts=100, aht_seconds=300, traffic=30, productive_needed=required, required=required,
+                            scheduled=scheduled, expected_sl=0.3)
+        at = start + timedelta(minutes=15 * k)
+        return PlanInterval(None, "voice", at, at + timedelta(minutes=15), need, goal)
+
+    plan = Plan(partner=Partner(slug="acme", name="Acme", timezone="Europe/Warsaw"), tz=ZoneInfo("Europe/Warsaw"),
+                policy=StaffingPolicy(), sites={},
+                intervals=[interval(0, 37, 43), interval(1, 39, 45), interval(2, 40, 44)])
+    (span,) = shortfalls(plan)
+    (line,) = day_lines(plan)
+    assert (span.scheduled, span.required) == (line.peak_scheduled, line.peak_required) == (39, 45)

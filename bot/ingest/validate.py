@@ -7,10 +7,11 @@ import re
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain.channels import ContactChannel
+from bot.domain.windows import local_midnight
 from bot.ingest.rows import (
     COUNT_COLUMNS,
     INTERVALS,
@@ -67,7 +68,9 @@ def _minutes(start: datetime, minutes: int, tz: ZoneInfo) -> str | None:
     """Say why an interval start does not align to its length in the partner's time, or None."""
     local = start.astimezone(tz)
     if minutes == 1440:
-        return None if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0) else \
+        # the first instant of the local day: 00:00, or where a DST change skips midnight (Cairo,
+        # Havana, Santiago) the moment the clocks jump to; compared as instants
+        return None if start.astimezone(UTC) == local_midnight(local.date(), tz).astimezone(UTC) else \
             f"is {local.strftime('%H:%M')} in {tz.key}; a daily row must start at local midnight"
     # Offsets such as +05:30 shift hour boundaries, so alignment is judged on local time.
     misaligned = local.second or local.microsecond or local.minute % minutes
@@ -80,9 +83,7 @@ def _minutes(start: datetime, minutes: int, tz: ZoneInfo) -> str | None:
 def interval_end(start: datetime, minutes: int, tz: ZoneInfo) -> datetime:
     """Return the end of an interval; a daily row ends at the next local midnight (23-25 h across DST)."""
     if minutes == 1440:
-        local = start.astimezone(tz)
-        nxt = (local.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=tz)
-        return nxt
+        return local_midnight(start.astimezone(tz).date() + timedelta(days=1), tz)
     return start + timedelta(minutes=minutes)
 
 

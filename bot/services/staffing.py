@@ -217,7 +217,9 @@ def shortfalls(plan: Plan, *, margin_points: float | None = None) -> list[Shortf
                 run.append(iv)
                 continue
             if run:
-                worst = max(run, key=lambda r: r.need.required - (r.need.scheduled or 0))
+                # the same pick as the day's line in `staffing` (largest gap, then most needed), so the
+                # warning and the answer name one interval for one day
+                worst = max(run, key=lambda r: (r.need.required - (r.need.scheduled or 0), r.need.required))
                 volume = sum(r.need.contacts for r in run)
                 out.append(Shortfall(
                     day=plan.local_day(run[0].start), site_id=sid, channel=ch, start=run[0].start, end=run[-1].end,
