@@ -419,6 +419,8 @@ async def deliver_due(core: Core, gateways: Mapping[str, ChatGateway], *, limit:
     queues: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
     for item in items:
         queues[(item.platform, item.destination)].append(item)
+    # which process holds which rows: an operator (and the replica tests) can follow a claim token
+    log.info("delivery batch %s: %d row(s) to %d destination(s)", token, len(items), len(queues))
 
     async def run_queue(queue: list[OutboxItem]) -> None:
         paced = _Pace()

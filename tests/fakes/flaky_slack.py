@@ -43,12 +43,22 @@ class FlakySlack:
     kinds: tuple[str, ...] = ("429", "500", "timeout")  # which faults to inject
     # Answer every call this long after taking it (a slow platform): the post is already shown.
     answer_delay: float = 0.0
+    # Draw each channel's faults from its own seeded sequence: a channel meets the same faults in
+    # every run however the channels interleave, so a run (and its backoffs) is reproducible.
+    per_channel: bool = False
     calls: list[Call] = field(default_factory=list)
     accepted: list[dict] = field(default_factory=list)
     _ts: int = 0
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
+        self._rngs: dict[str, random.Random] = {}
+
+    def _roll(self, channel: str) -> float:
+        if not self.per_channel:
+            return self._rng.random()
+        rng = self._rngs.setdefault(channel, random.Random(f"{self.seed}:{channel}"))
+        return rng.random()
 
     async def _payload(self, request: web.Request) -> dict:
         if request.method == "GET":
@@ -64,7 +74,7 @@ class FlakySlack:
         now = time.monotonic()
         if method in ("auth.test",):
             return web.json_response({"ok": True, "user_id": "UBOT", "team_id": "T1", "bot_id": "B1"})
-        roll = self._rng.random()
+        roll = self._roll(channel)
         if roll < self.fault_rate:
             kind = self.kinds[int(roll / self.fault_rate * len(self.kinds)) % len(self.kinds)]
             self.calls.append(Call(method, now, kind, text, channel))
