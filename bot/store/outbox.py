@@ -23,7 +23,9 @@ class OutboxItem(SQLModel, table=True):
 
     __tablename__ = "outbox_item"
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
-                      Index("ix_outbox_workspace", "platform", "workspace", "status"))
+                      Index("ix_outbox_workspace", "platform", "workspace", "status"),
+                      # a destination's pending rows: what a claim checks for every row it looks at
+                      Index("ix_outbox_destination", "platform", "destination", "status"))
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
