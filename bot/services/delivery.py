@@ -16,8 +16,15 @@ Safe with several replicas (PostgreSQL coordinates, no broker):
   marked sent in its own short transaction right after. A row reclaimed with the mark set
   (its sender died mid-send or got no answer) is first looked up on the platform when the
   gateway can (Slack: the outbox key rides in message metadata) and only posted if absent.
+- A batch takes a few rows per destination (about ``BATCH_SECONDS`` of sending at its pace) from
+  as many destinations as it can, first rows of every destination before second ones: every
+  free channel is busy at once, and a channel with a deep backlog holds a batch (and channels
+  waiting for the next one) only that long. ``deliver_all`` runs batch after batch.
+- A short Retry-After (within the batch's ``BATCH_SECONDS`` budget) is waited out inside the
+  batch: the destination's rows stay claimed, the hold row tells other replicas, and the row
+  goes again when the hold ends. A longer one hands the destination back (held) as a whole.
 - On SIGTERM (``core.draining``) nothing more is claimed; the send in flight finishes and is
-  recorded, the batch's other rows are handed back at once.
+  recorded, the batch's other rows are handed back at once (a Retry-After wait is cut short).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import uuid
 from collections import defaultdict
@@ -32,7 +40,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import case, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -53,6 +61,12 @@ PARENT_WAIT_SECONDS = 2.0
 # A message in doubt is looked for among messages posted since its send began, minus this margin
 # (clock skew between replicas and Slack).
 LOOKUP_MARGIN = timedelta(minutes=5)
+# A batch waiting out a Retry-After looks this often whether the process is stopping.
+DRAIN_CHECK_SECONDS = 0.25
+# One destination's share of a batch lasts about this long at its pace (see per_destination_caps).
+BATCH_SECONDS = 5.0
+# Rows per batch, over every destination: a few per destination, many destinations at once.
+BATCH_LIMIT = 500
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -98,40 +112,70 @@ def _due(now: datetime, token: str) -> tuple:
             ~held, ~busy, ~behind)
 
 
-async def _claim(core: Core, *, now: datetime, limit: int, token: str | None = None) -> list[OutboxItem]:
-    """Lease up to ``limit`` due rows to batch ``token``, whole destinations at a time, oldest first."""
+def per_destination_caps(core: Core, gateways: Mapping[str, ChatGateway], limit: int) -> dict[str, int]:
+    """Return, per platform, how many rows of one destination a batch takes.
+
+    About ``BATCH_SECONDS`` of sending at the destination's pace (Slack: one message per
+    LIAISON_SLACK_PACE_SECONDS; a gateway with ``window_limits``: what its windows let through
+    in that time): a batch keeps every free destination busy, and a destination with a deep
+    backlog cannot hold a batch (and so destinations waiting for the next one) for long.
+    """
+    caps: dict[str, int] = {}
+    for platform, gateway in gateways.items():
+        cap = limit
+        pace = pace_seconds(core, platform)
+        if pace > 0:
+            cap = min(cap, max(1, math.ceil(BATCH_SECONDS / pace)))
+        for count, window in getattr(gateway, "window_limits", ()):
+            cap = min(cap, max(1, count * max(1, math.ceil(BATCH_SECONDS / window))))
+        caps[platform] = cap
+    return caps
+
+
+async def _claim(core: Core, *, now: datetime, limit: int, token: str | None = None,
+                 per_destination: Mapping[str, int] | None = None) -> list[OutboxItem]:
+    """Lease up to ``limit`` due rows to batch ``token``: each destination's oldest due rows, at most
+    ``per_destination[platform]`` of them, first rows of every destination before second ones."""
     if core.draining:
         return []
     token = token or uuid.uuid4().hex
     lease = now + timedelta(seconds=core.settings.delivery_lease_seconds)
     due = _due(now, token)
-    claimed: list[int] = []
     # Claims are short and serialized (an advisory lock on PostgreSQL): a claim sees every
     # earlier claim committed, so two replicas never share a destination.
     async with locked_transaction(core.db, "outbox:claim") as session:
+        ranked = select(OutboxItem.id, OutboxItem.platform, func.row_number().over(
+            partition_by=(OutboxItem.platform, OutboxItem.destination), order_by=OutboxItem.id).label("rn")
+        ).where(*due).subquery()
+        cap = case(dict(per_destination), value=ranked.c.platform, else_=limit) if per_destination else limit
         ids = list((await session.execute(
-            select(OutboxItem.id).where(*due).order_by(OutboxItem.id).limit(limit))).scalars().all())
-        for item_id in ids:
-            # The conditional UPDATE is the real claim: only one worker sees rowcount 1.
-            result = await session.execute(
-                update(OutboxItem).where(OutboxItem.id == item_id, *due)
-                .values(claimed_until=lease, claim_token=token).execution_options(synchronize_session=False))
-            if result.rowcount == 1:
-                claimed.append(item_id)
-        if not claimed:
+            select(ranked.c.id).where(ranked.c.rn <= cap).order_by(ranked.c.rn, ranked.c.id).limit(limit)
+        )).scalars().all())
+        if not ids:
             return []
+        # The conditional UPDATE is the real claim: a row that stopped being due since the
+        # read above (another batch renewed its lease, say) is not taken.
+        await session.execute(
+            update(OutboxItem).where(OutboxItem.id.in_(ids), *due)
+            .values(claimed_until=lease, claim_token=token).execution_options(synchronize_session=False))
         rows = (await session.execute(
-            select(OutboxItem).where(OutboxItem.id.in_(claimed)).order_by(OutboxItem.id)
-        )).scalars().all()
+            select(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.claim_token == token)
+            .order_by(OutboxItem.id))).scalars().all()
     return list(rows)
 
 
-async def _finish(core: Core, item: OutboxItem, *, pace_until: datetime | None = None, **values: object) -> bool:
-    """Record the outcome of ``item`` if this batch still owns it; return whether it did."""
+async def _finish(core: Core, item: OutboxItem, *, pace_until: datetime | None = None, keep_claim: bool = False,
+                  **values: object) -> bool:
+    """Record the outcome of ``item`` if this batch still owns it; return whether it did.
+
+    The claim ends with it, unless ``keep_claim`` (the batch tries the row again itself).
+    """
+    if not keep_claim:
+        values |= {"claimed_until": None, "claim_token": None}
     async with core.db.transaction() as session:
         result = await session.execute(
             update(OutboxItem).where(OutboxItem.id == item.id, OutboxItem.claim_token == item.claim_token)
-            .values(claimed_until=None, claim_token=None, **values).execution_options(synchronize_session=False))
+            .values(**values).execution_options(synchronize_session=False))
         if result.rowcount != 1:
             log.warning("outbox item %s (%s) was taken over by another worker; leaving it to them",
                         item.id, item.key)
@@ -264,11 +308,17 @@ class _Outcome:
     NEXT = "next"  # go on with the destination's next row
     STOP = "stop"  # hand the destination's other rows back (order: they wait behind this one)
     HOLD = "hold"  # the platform said wait: hold the destination
+    WAIT = "wait"  # the platform said wait briefly: the batch keeps the row (and the rest) and waits
 
 
 async def _send_one(core: Core, item: OutboxItem, gateway: ChatGateway, *, sleep: Sleep,
-                    rng: random.Random, report: DeliveryReport, paced: _Pace | None = None) -> tuple[str, datetime | None]:
-    """Send one row; return what the destination's queue does next (and until when it holds)."""
+                    rng: random.Random, report: DeliveryReport, paced: _Pace | None = None,
+                    wait_budget: float = 0.0) -> tuple[str, datetime | None]:
+    """Send one row; return what the destination's queue does next (and until when it holds).
+
+    A Retry-After of at most ``wait_budget`` seconds keeps the row claimed (``WAIT``): the batch
+    waits it out and sends the row again rather than handing the destination back.
+    """
     now = core.clock.now()
     parent_key = item.update_of or item.thread_of
     parent = await _parent(core, parent_key)
@@ -338,10 +388,12 @@ async def _send_one(core: Core, item: OutboxItem, gateway: ChatGateway, *, sleep
         else:
             ref = (await gateway.post(item.destination, message, thread_ref=parent_ref)).ref
     except DeliveryError as exc:
-        await _failed(core, item, exc, retryable=exc.retryable and not exc.gone, in_doubt=exc.in_doubt or not resolved,
-                      retry_after=exc.retry_after, rng=rng, report=report)
+        kept = await _failed(core, item, exc, retryable=exc.retryable and not exc.gone,
+                             in_doubt=exc.in_doubt or not resolved, retry_after=exc.retry_after, rng=rng,
+                             report=report,
+                             keep_claim=exc.retry_after is not None and exc.retry_after <= wait_budget)
         if exc.retry_after is not None:
-            return _Outcome.HOLD, core.clock.now() + timedelta(seconds=exc.retry_after)
+            return (_Outcome.WAIT if kept else _Outcome.HOLD), core.clock.now() + timedelta(seconds=exc.retry_after)
         # a dead row is over, the next goes on; a retried one keeps its place ahead of the rest
         return (_Outcome.STOP if exc.retryable and not exc.gone else _Outcome.NEXT), None
     except Exception as exc:  # noqa: BLE001 - an unknown failure is retried, never lost
@@ -369,7 +421,10 @@ async def _record_ref(core: Core, item: OutboxItem, ref: str) -> None:
 
 
 async def _failed(core: Core, item: OutboxItem, exc: Exception, *, retryable: bool, retry_after: float | None,
-                  rng: random.Random, report: DeliveryReport, in_doubt: bool = False) -> None:
+                  rng: random.Random, report: DeliveryReport, in_doubt: bool = False,
+                  keep_claim: bool = False) -> bool:
+    """Record a failed attempt: retry later, or dead. Return whether the row stays claimed (``keep_claim``
+    and it is to be retried)."""
     now = core.clock.now()
     attempts = item.attempts + 1
     reason = f"{type(exc).__name__}: {exc}"[:1000]
@@ -380,7 +435,7 @@ async def _failed(core: Core, item: OutboxItem, exc: Exception, *, retryable: bo
     if not retryable:
         report.dead += 1
         await _finish(core, item, status=OutboxStatus.DEAD, attempts=attempts, last_error=reason, **doubt)
-        return
+        return False
     delay = retry_after if retry_after is not None else backoff_seconds(attempts, rng)
     next_at = now + timedelta(seconds=delay)
     horizon = item.horizon_start + timedelta(hours=core.settings.delivery_horizon_hours)
@@ -388,9 +443,10 @@ async def _failed(core: Core, item: OutboxItem, exc: Exception, *, retryable: bo
         report.dead += 1
         await _finish(core, item, status=OutboxStatus.DEAD, attempts=attempts,
                       last_error=f"gave up after {attempts} attempts: {reason}"[:1000], **doubt)
-        return
+        return False
     report.retried += 1
-    await _finish(core, item, attempts=attempts, next_attempt_at=next_at, last_error=reason, **doubt)
+    return await _finish(core, item, attempts=attempts, next_attempt_at=next_at, last_error=reason,
+                         keep_claim=keep_claim, **doubt) and keep_claim
 
 
 async def _hold_destination(core: Core, item: OutboxItem, *, until: datetime, release: list[OutboxItem]) -> None:
@@ -405,14 +461,37 @@ async def _hold_destination(core: Core, item: OutboxItem, *, until: datetime, re
     await _release(core, release)
 
 
-async def deliver_due(core: Core, gateways: Mapping[str, ChatGateway], *, limit: int = 50,
+async def _wait_out(core: Core, until: datetime, sleep: Sleep) -> bool:
+    """Sleep until ``until`` in short steps; return False as soon as the process drains."""
+    total = (until - core.clock.now()).total_seconds()
+    slept = 0.0
+    while slept < total:
+        if core.draining:
+            return False
+        step = min(total - slept, DRAIN_CHECK_SECONDS)
+        await sleep(step)
+        slept += step
+    return not core.draining
+
+
+async def _reload(core: Core, item: OutboxItem) -> OutboxItem | None:
+    """Return ``item`` as stored now if this batch still owns it and it is pending, else None."""
+    async with core.db.session() as session:
+        return (await session.execute(select(OutboxItem).where(
+            OutboxItem.id == item.id, OutboxItem.claim_token == item.claim_token,
+            OutboxItem.status == OutboxStatus.PENDING))).scalar_one_or_none()
+
+
+async def deliver_due(core: Core, gateways: Mapping[str, ChatGateway], *, limit: int = BATCH_LIMIT,
                       rng: random.Random | None = None, sleep: Sleep | None = None) -> DeliveryReport:
-    """Send every due outbox row (up to ``limit``); destinations in parallel, each in order."""
+    """Send one batch of due outbox rows (up to ``limit``, a few per destination); destinations in
+    parallel, each in order."""
     rng = rng or random.Random()
     sleep = sleep or asyncio.sleep
     report = DeliveryReport()
     token = uuid.uuid4().hex
-    items = await _claim(core, now=core.clock.now(), limit=limit, token=token)
+    items = await _claim(core, now=core.clock.now(), limit=limit, token=token,
+                         per_destination=per_destination_caps(core, gateways, limit))
     report.claimed = len(items)
     if not items:
         return report
@@ -424,7 +503,11 @@ async def deliver_due(core: Core, gateways: Mapping[str, ChatGateway], *, limit:
 
     async def run_queue(queue: list[OutboxItem]) -> None:
         paced = _Pace()
-        for n, item in enumerate(queue):
+        # a short Retry-After is waited out inside the batch, up to this many seconds in all
+        budget = BATCH_SECONDS
+        n = 0
+        while n < len(queue):
+            item = queue[n]
             if core.draining:  # shutting down: hand the rest back now rather than after a lease
                 await _release(core, queue[n:])
                 return
@@ -432,18 +515,38 @@ async def deliver_due(core: Core, gateways: Mapping[str, ChatGateway], *, limit:
             if gateway is None:
                 await _failed(core, item, RuntimeError(f"no {item.platform} gateway is configured"),
                               retryable=True, retry_after=None, rng=rng, report=report)
+                n += 1
                 continue
             outcome, hold_until = await _send_one(core, item, gateway, sleep=sleep, rng=rng, report=report,
-                                                  paced=paced)
-            if outcome != _Outcome.NEXT:
-                rest = queue[n + 1:]
-                report.waiting += len(rest)
-                if outcome == _Outcome.HOLD:
-                    assert hold_until is not None
-                    await _hold_destination(core, item, until=hold_until, release=rest)
-                else:
-                    await _release(core, rest)
+                                                  paced=paced, wait_budget=budget)
+            if outcome == _Outcome.NEXT:
+                n += 1
+                continue
+            if outcome == _Outcome.WAIT:
+                # The row and the rest stay this batch's; the hold row keeps other replicas out
+                # (and tells the next batch, should this one stop). The same row goes again
+                # when the hold ends, to the second.
+                assert hold_until is not None
+                budget -= max(0.0, (hold_until - core.clock.now()).total_seconds())
+                await _hold_destination(core, item, until=hold_until, release=[])
+                fresh = await _reload(core, item) if await _wait_out(core, hold_until, sleep) else None
+                if fresh is not None:
+                    queue[n] = fresh
+                    continue
+                if not core.draining:
+                    report.lost += 1  # another worker took the row over: the destination is theirs
+                # stopping (or lost): the row (already counted as retried) and the rest go back
+                report.waiting += len(queue) - n - 1
+                await _release(core, queue[n:])
                 return
+            rest = queue[n + 1:]
+            report.waiting += len(rest)
+            if outcome == _Outcome.HOLD:
+                assert hold_until is not None
+                await _hold_destination(core, item, until=hold_until, release=rest)
+            else:
+                await _release(core, rest)
+            return
 
     renew = asyncio.create_task(_renew(core, token))
     try:
@@ -456,15 +559,16 @@ async def deliver_due(core: Core, gateways: Mapping[str, ChatGateway], *, limit:
     return report
 
 
-async def deliver_all(core: Core, gateways: Mapping[str, ChatGateway], *, limit: int = 50,
+async def deliver_all(core: Core, gateways: Mapping[str, ChatGateway], *, limit: int = BATCH_LIMIT,
                       rng: random.Random | None = None, sleep: Sleep | None = None) -> DeliveryReport:
-    """Run ``deliver_due`` until a batch comes back short (a backlog drains in one job run)."""
+    """Run ``deliver_due`` batch after batch while batches claim rows and get them out (a backlog
+    drains in one job run; a batch takes only a few rows per destination)."""
     total = DeliveryReport()
     while not core.draining:
         report = await deliver_due(core, gateways, limit=limit, rng=rng, sleep=sleep)
         for name in ("claimed", "sent", "retried", "dead", "waiting", "found", "lost"):
             setattr(total, name, getattr(total, name) + getattr(report, name))
         total.errors.extend(report.errors)
-        if report.claimed < limit or report.sent == 0:
+        if report.claimed == 0 or report.sent + report.found + report.dead == 0:
             return total
     return total
