@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import TYPE_CHECKING
 
 from aiohttp import web
-from botbuilder.core import TurnContext
-from botbuilder.core.serializer_helper import serializer_helper
-from botbuilder.schema import Activity
 
-from adapters.teams.adaptive_card import render_card
-from adapters.teams.auth import Unauthorized, authenticate, make_adapter
-from adapters.teams.bot import LiaisonTeamsBot, card_activity
 from bot.compose.errors import internal_error
 from bot.core import Core
+
+if TYPE_CHECKING:
+    from botbuilder.core import TurnContext
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +24,14 @@ def mount(app: web.Application, core: Core) -> None:
     if not auth_on and not settings.teams_allow_unauthenticated:
         log.info("Teams is not configured (MICROSOFT_APP_ID); /api/messages not mounted")
         return
+    # botbuilder (with msal, msrest, azure: ~20 MB) loads only where Teams is served
+    from botbuilder.core.serializer_helper import serializer_helper
+    from botbuilder.schema import Activity
+
+    from adapters.teams.adaptive_card import render_card
+    from adapters.teams.auth import Unauthorized, authenticate, make_adapter
+    from adapters.teams.bot import LiaisonTeamsBot, card_activity
+
     if not auth_on:
         log.warning("LIAISON_TEAMS_ALLOW_UNAUTHENTICATED: /api/messages accepts unauthenticated requests")
     adapter = make_adapter(settings)
