@@ -144,21 +144,32 @@ def register(app: AsyncApp, core: Core) -> None:
         # A slash command or interactive payload has no id of its own; a captured signed request
         # replayed inside the 5-minute signature window must not act twice. Its signature covers
         # timestamp and body, so it fingerprints the request (rows are kept well past 5 minutes).
-        signature = (req.headers.get("x-slack-signature") or [""])[0]
-        stamp = (req.headers.get("x-slack-request-timestamp") or [""])[0]
-        if signature and body.get("type") not in ("url_verification", "ssl_check"):
-            async with core.db.transaction() as session:
-                fresh = await first_time(session, platform=PLATFORM, now=core.clock.now(),
-                                         event_id="req:" + fingerprint(stamp, signature))
-            if not fresh:
-                log.warning("dropped a replayed Slack request (signature seen before)")
-                return BoltResponse(status=200, body="")
+        # A slash command is checked after its ack (on_command): the check writes a row, and before
+        # the ack it queued every ack of a burst behind the database (ack p99 1,444 ms against
+        # 257 ms without it, 1,000 commands, 50 in flight, SQLite). Its ack says nothing either way.
+        if body.get("type") not in ("url_verification", "ssl_check") and "command" not in body \
+                and not await first_request(req.headers):
+            return BoltResponse(status=200, body="")
         return await next()
 
-    async def on_command(ack, command, respond, client) -> None:  # noqa: ANN001
+    async def first_request(headers) -> bool:  # noqa: ANN001 - Bolt's header mapping
+        """Say whether this signed request is seen for the first time (an unsigned one always is)."""
+        signature = (headers.get("x-slack-signature") or [""])[0]
+        stamp = (headers.get("x-slack-request-timestamp") or [""])[0]
+        if not signature:
+            return True
+        async with core.db.transaction() as session:
+            fresh = await first_time(session, platform=PLATFORM, now=core.clock.now(),
+                                     event_id="req:" + fingerprint(stamp, signature))
+        if not fresh:
+            log.warning("dropped a replayed Slack request (signature seen before)")
+        return fresh
+
+    async def on_command(ack, command, respond, client, request) -> None:  # noqa: ANN001
         await ack()  # within Slack's 3 seconds, before any work
         async with slots:
-            await _answer_command(command, respond, client)
+            if await first_request(request.headers):
+                await _answer_command(command, respond, client)
 
     async def _answer_command(command, respond, client) -> None:  # noqa: ANN001
         try:
